@@ -1,0 +1,7 @@
+"""minirnn: a pure-NumPy autodiff framework for recurrent neural networks, with explicit BPTT."""
+from .tensor import Tensor, tensor, no_grad, is_grad_enabled, floatx, set_floatx
+from . import ops
+from . import gradcheck
+from .gradcheck import check_grads, numerical_grad
+
+__version__ = "0.1.0"

@@ -1,0 +1,110 @@
+"""Finite-difference gradient checking.
+
+`numerical_grad` differentiates any scalar function of NumPy arrays by a fourth-order central
+difference; `check_grads` compares minirnn's backward pass against it and raises a readable report.
+"""
+import numpy as np
+
+__all__ = ["numerical_grad", "check_grads", "GradientCheckError", "relative_error"]
+
+
+class GradientCheckError(AssertionError):
+    """Analytic and numerical gradients disagree."""
+
+
+def numerical_grad(fn, inputs, eps=1e-4):
+    """d fn / d inputs by the five-point stencil (error O(eps^4)).
+
+    fn: callable taking no arguments and returning a float; it reads `inputs`, which are perturbed
+        in place (and restored) one element at a time.
+    inputs: list of float64 ndarrays.
+    Returns a list of arrays shaped like `inputs`.
+    """
+    grads = []
+    for array in inputs:
+        if not (isinstance(array, np.ndarray) and array.dtype == np.float64):
+            raise TypeError(f"numerical_grad needs float64 ndarrays; got {type(array).__name__} "
+                            f"of dtype {getattr(array, 'dtype', None)}")
+        grad = np.zeros_like(array)
+        flat, gflat = array.reshape(-1), grad.reshape(-1)
+        if not np.shares_memory(flat, array):
+            raise ValueError("numerical_grad needs contiguous arrays to perturb in place")
+        for i in range(flat.size):
+            original = flat[i]
+            values = []
+            for step in (2 * eps, eps, -eps, -2 * eps):
+                flat[i] = original + step
+                values.append(float(fn()))
+            flat[i] = original
+            f2, f1, fm1, fm2 = values
+            gflat[i] = (-f2 + 8.0 * f1 - 8.0 * fm1 + fm2) / (12.0 * eps)
+        grads.append(grad)
+    return grads
+
+
+def relative_error(analytic, numeric, floor=1e-8):
+    """Elementwise |a - n| / max(|a|, |n|, floor)."""
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
+    return np.abs(analytic - numeric) / scale
+
+
+def _outputs(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def check_grads(fn, *inputs, params=(), rtol=1e-6, atol=1e-8, eps=1e-4, seed=0):
+    """Check fn's backward pass against finite differences, in float64.
+
+    fn: takes one Tensor per input and returns a Tensor or a tuple/list of Tensors.
+    inputs: arrays or Tensors; each becomes a float64 Tensor that requires grad.
+    params: Tensors that fn reads besides its arguments (a layer's weights); checked too.
+    Non-scalar outputs are reduced with a fixed random projection sum(out * r), so every element of
+    every output contributes. An element passes when |a - n| <= atol + rtol * max(|a|, |n|).
+    Raises GradientCheckError naming the input, the worst element, both values and the errors.
+    Returns the largest relative error seen (elements below `atol` in both values excluded).
+    """
+    from .tensor import Tensor, no_grad  # gradcheck sits beside the engine, not below it
+
+    args = [Tensor(np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64),
+                   requires_grad=True) for x in inputs]
+    params = list(params)
+    for p in params:
+        if p.data.dtype != np.float64:
+            raise TypeError(f"check_grads needs float64 parameters; got {p.data.dtype} "
+                            f"(use minirnn.set_floatx('float64') before building the layer)")
+    rng = np.random.default_rng(seed)
+    projections = [rng.standard_normal(np.shape(out.data)) for out in _outputs(fn(*args))]
+
+    def loss_of(outputs):
+        return sum((out * r).sum() for out, r in zip(_outputs(outputs), projections))
+
+    for t in args + params:
+        t.grad = None
+    loss_of(fn(*args)).backward()
+    analytic = [np.zeros_like(t.data) if t.grad is None else t.grad for t in args + params]
+
+    def scalar_loss():
+        with no_grad():
+            return loss_of(fn(*args)).item()
+
+    numeric = numerical_grad(scalar_loss, [t.data for t in args + params], eps=eps)
+    names = [f"input {i}" for i in range(len(args))] + \
+            [f"param {getattr(p, 'name', None) or i}" for i, p in enumerate(params)]
+    worst = 0.0
+    for name, a, n in zip(names, analytic, numeric):
+        if a.shape != n.shape:
+            raise GradientCheckError(f"{name}: analytic gradient has shape {a.shape}, expected {n.shape}")
+        err = np.abs(a - n)
+        bad = err > atol + rtol * np.maximum(np.abs(a), np.abs(n))
+        rel = relative_error(a, n)
+        significant = np.maximum(np.abs(a), np.abs(n)) > atol
+        if significant.any():
+            worst = max(worst, float(rel[significant].max()))
+        if bad.any():
+            idx = np.unravel_index(np.argmax(np.where(bad, rel, -1.0)), a.shape)
+            raise GradientCheckError(
+                f"{name} (shape {a.shape}): {int(bad.sum())} of {a.size} elements differ; worst at "
+                f"{tuple(int(i) for i in idx)}: analytic {a[idx]!r}, numeric {n[idx]!r}; "
+                f"max abs error {err.max():.3e}, max rel error {rel.max():.3e} "
+                f"(rtol={rtol}, atol={atol})")
+    return worst
