@@ -26,18 +26,15 @@ def numerical_grad(fn, inputs, eps=1e-4):
             raise TypeError(f"numerical_grad needs float64 ndarrays; got {type(array).__name__} "
                             f"of dtype {getattr(array, 'dtype', None)}")
         grad = np.zeros_like(array)
-        flat, gflat = array.reshape(-1), grad.reshape(-1)
-        if not np.shares_memory(flat, array):
-            raise ValueError("numerical_grad needs contiguous arrays to perturb in place")
-        for i in range(flat.size):
-            original = flat[i]
+        for i in np.ndindex(array.shape):
+            original = array[i]
             values = []
             for step in (2 * eps, eps, -eps, -2 * eps):
-                flat[i] = original + step
+                array[i] = original + step
                 values.append(float(fn()))
-            flat[i] = original
+            array[i] = original
             f2, f1, fm1, fm2 = values
-            gflat[i] = (-f2 + 8.0 * f1 - 8.0 * fm1 + fm2) / (12.0 * eps)
+            grad[i] = (-f2 + 8.0 * f1 - 8.0 * fm1 + fm2) / (12.0 * eps)
         grads.append(grad)
     return grads
 

@@ -69,14 +69,14 @@ class Tensor:
     data: the ndarray. grad: ndarray of the same shape after backward(), or None.
     requires_grad: whether gradients flow to (and are stored on) this tensor.
     """
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "name", "_mask", "__weakref__")
     __array_ufunc__ = None  # make `ndarray op Tensor` defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         if isinstance(data, Tensor):
             data = data.data
         array = np.asarray(data, dtype=dtype)
-        if dtype is None and not isinstance(data, np.ndarray) and array.dtype.kind == "f":
+        if dtype is None and not isinstance(data, (np.ndarray, np.generic)) and array.dtype.kind == "f":
             array = array.astype(_FLOATX)  # Python floats follow the dtype policy, like Keras
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"requires_grad needs a floating-point tensor; got dtype {array.dtype} "
@@ -87,6 +87,7 @@ class Tensor:
         self._node = None
         self._index = 0
         self.name = name
+        self._mask = None  # a boolean (batch, timesteps) mask that layers propagate, as in Keras
 
     # -- plain properties -------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -223,6 +224,7 @@ def _backpropagate(root, index, grad, retain_graph):
         if not retain_graph:
             node.vjp = None
             node.inputs = None
+            node.retained = None  # break the node <-> retained-tensor cycle so no gc is needed
 
 
 def as_tensor(value, dtype=None):

@@ -1,0 +1,46 @@
+"""Activation functions by Keras's names, built from minirnn ops."""
+from . import ops
+
+__all__ = ["get", "linear", "hard_sigmoid", "softsign", "elu", "serialize"]
+
+
+def linear(x):
+    return x
+
+
+def hard_sigmoid(x):
+    """Keras 3: relu6(x + 3) / 6."""
+    return ops.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
+def softsign(x):
+    return x / (ops.abs(x) + 1.0)
+
+
+def elu(x):
+    return ops.where(x.data > 0, x, ops.exp(ops.minimum(x, 0.0)) - 1.0)
+
+
+_BY_NAME = {
+    "linear": linear, "tanh": ops.tanh, "sigmoid": ops.sigmoid, "relu": ops.relu,
+    "softmax": ops.softmax, "log_softmax": ops.log_softmax, "softplus": ops.softplus,
+    "hard_sigmoid": hard_sigmoid, "softsign": softsign, "elu": elu, "exponential": ops.exp,
+}
+
+
+def get(identifier):
+    """A function Tensor -> Tensor from a name, None (linear) or a callable."""
+    if identifier is None:
+        return linear
+    if callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]
+    raise ValueError(f"Unknown activation {identifier!r}; known: {sorted(_BY_NAME)}")
+
+
+def serialize(fn):
+    for name, known in _BY_NAME.items():
+        if known is fn:
+            return name
+    raise ValueError(f"activation {fn!r} is not a built-in one and cannot be saved by name")

@@ -1,0 +1,192 @@
+"""Weight initializers with Keras's names and formulas, drawing from seeded NumPy Generators."""
+import math
+
+import numpy as np
+
+from .random import generator
+from .tensor import floatx
+
+__all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
+           "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "Orthogonal",
+           "Identity", "get"]
+
+
+def _fans(shape):
+    """Keras's fan_in/fan_out: kernels (in, out); conv-like shapes multiply the receptive field."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Callable (shape, dtype=None) -> ndarray. An explicit seed makes each call reproducible."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(s) for s in shape)
+        return np.asarray(self.sample(shape, generator(self.seed)), dtype=dtype or floatx())
+
+    def sample(self, shape, rng):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Zeros(Initializer):
+    def sample(self, shape, rng):
+        return np.zeros(shape)
+
+    def get_config(self):
+        return {}
+
+
+class Ones(Zeros):
+    def sample(self, shape, rng):
+        return np.ones(shape)
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        super().__init__()
+        self.value = value
+
+    def sample(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def sample(self, shape, rng):
+        return rng.normal(self.mean, self.stddev, shape)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def sample(self, shape, rng):
+        return rng.uniform(self.minval, self.maxval, shape)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class _VarianceScaling(Initializer):
+    scale, mode, uniform = 1.0, "fan_avg", True
+
+    def sample(self, shape, rng):
+        fan_in, fan_out = _fans(shape)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        variance = self.scale / max(1.0, fan)
+        if self.uniform:
+            limit = math.sqrt(3.0 * variance)
+            return rng.uniform(-limit, limit, shape)
+        # Keras draws from a normal truncated at two standard deviations, then rescales
+        stddev = math.sqrt(variance) / 0.87962566103423978
+        draw = rng.standard_normal(shape)
+        while (bad := np.abs(draw) > 2.0).any():
+            draw[bad] = rng.standard_normal(int(bad.sum()))
+        return draw * stddev
+
+
+class GlorotUniform(_VarianceScaling):
+    pass
+
+
+class GlorotNormal(_VarianceScaling):
+    uniform = False
+
+
+class HeUniform(_VarianceScaling):
+    scale, mode = 2.0, "fan_in"
+
+
+class HeNormal(_VarianceScaling):
+    scale, mode, uniform = 2.0, "fan_in", False
+
+
+class LecunUniform(_VarianceScaling):
+    mode = "fan_in"
+
+
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, as Keras does."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def sample(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs a shape of rank >= 2; got {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        flat = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(flat)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    def __init__(self, gain=1.0):
+        super().__init__()
+        self.gain = gain
+
+    def sample(self, shape, rng):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2-D shape; got {shape}")
+        return self.gain * np.eye(*shape)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_BY_NAME = {
+    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
+    "random_uniform": RandomUniform, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_uniform": LecunUniform,
+    "orthogonal": Orthogonal, "identity": Identity,
+}
+_BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+
+
+def get(identifier):
+    """An Initializer from a name ('glorot_uniform', 'GlorotUniform'), a config dict, an
+    Initializer or any callable (shape, dtype) -> array."""
+    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = _BY_CLASS.get(identifier.get("class_name")) or _BY_NAME.get(identifier.get("class_name"))
+        if cls is None:
+            raise ValueError(f"Unknown initializer {identifier.get('class_name')!r}; known: "
+                             f"{sorted(_BY_NAME)}")
+        return cls(**identifier.get("config", {}))
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier) or _BY_CLASS.get(identifier)
+        if cls is not None:
+            return cls()
+    raise ValueError(f"Unknown initializer {identifier!r}; known: {sorted(_BY_NAME)}")
+
+
+def serialize(initializer):
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}

@@ -1,0 +1,365 @@
+"""Layer: Keras's layer API over minirnn Tensors, and the symbolic tensors of the functional API.
+
+A layer creates its weights in `build(input_shape)` with `add_weight`, computes in `call`, and is
+called like a function. Calling a layer on a `SymbolicTensor` (from `Input`) records the call
+instead, which is how functional models are built.
+"""
+import inspect
+import re
+
+import numpy as np
+
+from .. import initializers, ops
+from ..tensor import Tensor, floatx, no_grad
+
+__all__ = ["Layer", "InputSpec", "SymbolicTensor", "Input", "map_structure", "flatten"]
+
+_NAME_COUNTS = {}
+_CONTEXT = {"training": None, "tracing": False}
+
+
+def _unique_name(base):
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def _snake_case(name):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def map_structure(fn, obj):
+    """Apply fn to every leaf of nested lists/tuples/dicts, keeping the structure."""
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(map_structure(fn, o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: map_structure(fn, v) for k, v in obj.items()}
+    return fn(obj)
+
+
+def flatten(obj):
+    """The leaves of nested lists/tuples/dicts, in order."""
+    if isinstance(obj, (list, tuple)):
+        return [leaf for o in obj for leaf in flatten(o)]
+    if isinstance(obj, dict):
+        return [leaf for v in obj.values() for leaf in flatten(v)]
+    return [obj]
+
+
+def is_training():
+    """The training flag of the layer call in progress (False outside any)."""
+    return bool(_CONTEXT["training"])
+
+
+def is_tracing():
+    """True while a functional model infers shapes with a dummy batch: layers must not keep state."""
+    return _CONTEXT["tracing"]
+
+
+class InputSpec:
+    """What a layer accepts: rank (`ndim` or `min_ndim`) and fixed sizes of some axes."""
+
+    def __init__(self, ndim=None, min_ndim=None, axes=None, description=None):
+        self.ndim, self.min_ndim, self.axes = ndim, min_ndim, dict(axes or {})
+        self.description = description
+
+    def check(self, layer, shape):
+        expected = self.description or (f"rank {self.ndim}" if self.ndim is not None else
+                                         f"rank >= {self.min_ndim}")
+        if self.ndim is not None and len(shape) != self.ndim or \
+                self.min_ndim is not None and len(shape) < self.min_ndim:
+            raise ValueError(f"{type(layer).__name__} '{layer.name}' expects input of shape "
+                             f"{expected}; got shape {tuple(shape)}")
+        for axis, size in self.axes.items():
+            got = shape[axis] if -len(shape) <= axis < len(shape) else None
+            if size is not None and got is not None and got != size:
+                raise ValueError(f"{type(layer).__name__} '{layer.name}' expects input of shape "
+                                 f"{expected} with size {size} on axis {axis} (as when it was "
+                                 f"built); got shape {tuple(shape)}")
+
+
+class SymbolicTensor:
+    """A placeholder in a functional model: a shape with None for unknown sizes, and the layer
+    call that produced it (None for an Input)."""
+
+    def __init__(self, shape, dtype, producer=None, index=0, has_mask=False, name=None):
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.producer, self.index, self.has_mask, self.name = producer, index, has_mask, name
+
+    ndim = property(lambda self: len(self.shape))
+
+    def __repr__(self):
+        return f"<SymbolicTensor shape={self.shape} dtype={self.dtype} name={self.name}>"
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """The entry point of a functional model: a SymbolicTensor of shape (batch_size,) + shape."""
+    if batch_shape is None:
+        if shape is None:
+            raise ValueError("Input needs `shape` (without the batch axis) or `batch_shape`")
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        batch_shape = (batch_size,) + shape
+    return SymbolicTensor(batch_shape, dtype or floatx(), name=name or _unique_name("input_layer"))
+
+
+class _CallRecord:
+    """One layer call in a functional graph: the arguments (holding SymbolicTensors) and outputs."""
+
+    def __init__(self, layer, args, kwargs, outputs):
+        self.layer, self.args, self.kwargs, self.outputs = layer, args, kwargs, outputs
+
+    @property
+    def inputs(self):
+        return [x for x in flatten((self.args, self.kwargs)) if isinstance(x, SymbolicTensor)]
+
+
+class Layer:
+    """Base class of every layer. Subclasses override `build(input_shape)` and `call(inputs, ...)`.
+
+    Weights created with `add_weight` and sublayers assigned as attributes are tracked
+    automatically; `weights` lists own trainable, own non-trainable, then sublayers' weights.
+    """
+    supports_masking = False
+    autocast = True  # float inputs are cast to the layer's dtype, as Keras does
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
+                 batch_input_shape=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword arguments "
+                            f"{sorted(kwargs)}")
+        object.__setattr__(self, "_layers", [])
+        self._own_weights = []
+        self._trainable = bool(trainable)
+        self.name = name or _unique_name(_snake_case(type(self).__name__))
+        self.dtype = str(np.dtype(dtype or floatx()))
+        self.built = False
+        self.input_spec = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
+        signature = inspect.signature(self.call).parameters
+        self._call_takes = {k for k in ("mask", "training") if k in signature}
+
+    # -- tracking ---------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        layers = self.__dict__.get("_layers")
+        if layers is not None:
+            candidates = value if isinstance(value, (list, tuple)) else [value]
+            for item in candidates:
+                if isinstance(item, Layer) and item is not self and all(item is not l for l in layers):
+                    layers.append(item)
+        object.__setattr__(self, name, value)
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def trainable_weights(self):
+        own = [w for w, t in self._own_weights if t and self._trainable]
+        return _unique(own + [w for l in self._layers for w in l.trainable_weights])
+
+    @property
+    def non_trainable_weights(self):
+        own = [w for w, t in self._own_weights if not (t and self._trainable)]
+        return _unique(own + [w for l in self._layers for w in l.non_trainable_weights])
+
+    @property
+    def weights(self):
+        own = [w for w, t in self._own_weights if t] + [w for w, t in self._own_weights if not t]
+        return _unique(own + [w for l in self._layers for w in l.weights])
+
+    trainable_variables = trainable_weights
+    variables = weights
+
+    def add_weight(self, shape=None, initializer=None, trainable=True, name=None, dtype=None):
+        """Create a weight Tensor of `shape`, filled by `initializer` (name, object or callable)."""
+        shape = () if shape is None else tuple(int(s) for s in shape)
+        init = initializers.get(initializer if initializer is not None else "glorot_uniform")
+        dtype = np.dtype(dtype or self.dtype)
+        value = np.ascontiguousarray(init(shape, dtype=dtype), dtype=dtype)
+        if value.shape != shape:
+            raise ValueError(f"initializer for weight '{name}' of {self.name} returned shape "
+                             f"{value.shape}; expected {shape}")
+        weight = Tensor(value, requires_grad=dtype.kind == "f", name=f"{self.name}/{name or 'weight'}")
+        self._own_weights.append((weight, bool(trainable)))
+        return weight
+
+    def get_weights(self):
+        """Copies of the weights as NumPy arrays, in `weights` order."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Assign NumPy arrays to the weights; all are checked before any is changed."""
+        current = self.weights
+        weights = list(weights)
+        expected = [w.shape for w in current]
+        if len(weights) != len(current):
+            raise ValueError(f"{self.name}.set_weights expects {len(current)} arrays of shapes "
+                             f"{expected}; got {len(weights)} arrays of shapes "
+                             f"{[np.shape(w) for w in weights]}")
+        for i, (w, value) in enumerate(zip(current, weights)):
+            if np.shape(value) != w.shape:
+                raise ValueError(f"{self.name}.set_weights: weight {i} ('{w.name}') expects shape "
+                                 f"{w.shape}; got {np.shape(value)}. Expected shapes: {expected}")
+        for w, value in zip(current, weights):
+            w.data[...] = np.asarray(value, dtype=w.data.dtype)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"{self.name} is not built yet: call it on an input or build() it first")
+        return int(sum(w.size for w in self.weights))
+
+    # -- building and calling ---------------------------------------------------------------
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.supports_masking else None
+
+    def _maybe_build(self, inputs):
+        if self.built:
+            return
+        shapes = map_structure(lambda t: tuple(t.shape), inputs)
+        if self.input_spec is not None:
+            for shape in flatten(shapes) if isinstance(shapes, list) else [shapes]:
+                self.input_spec.check(self, shape)
+        self.build(shapes)
+        self.built = True
+
+    def _check_inputs(self, inputs):
+        if self.input_spec is not None:
+            for t in flatten(inputs):
+                self.input_spec.check(self, t.shape)
+
+    def _convert(self, x):
+        if isinstance(x, Tensor):
+            if self.autocast and x.dtype.kind in "iuf" and x.dtype != self.dtype:
+                return ops.cast(x, self.dtype)
+            return x
+        if x is None or isinstance(x, (str, bool)):
+            return x
+        array = np.asarray(x)
+        if self.autocast and array.dtype.kind in "iuf":
+            array = array.astype(self.dtype, copy=False)
+        return Tensor(array)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if any(isinstance(x, SymbolicTensor) for x in flatten((inputs, args, kwargs))):
+            return self._call_symbolic(inputs, args, kwargs)
+        inputs = map_structure(self._convert, inputs)
+        self._check_inputs(inputs)  # rank checks before build, sizes after
+        self._maybe_build(inputs)
+        self._check_inputs(inputs)
+        if "mask" in self._call_takes and kwargs.get("mask") is None:
+            masks = map_structure(lambda t: t._mask, inputs)
+            if any(m is not None for m in flatten(masks)):
+                kwargs["mask"] = masks
+        mask = kwargs.get("mask")
+        if mask is None:
+            mask = map_structure(lambda t: t._mask, inputs)
+            mask = None if all(m is None for m in flatten(mask)) else mask
+        previous = _CONTEXT["training"]
+        training = kwargs.get("training")
+        if "training" in self._call_takes:
+            if training is None:
+                training = bool(previous)
+            kwargs["training"] = training
+        elif "training" in kwargs:
+            training = kwargs.pop("training")
+        if training is not None:
+            _CONTEXT["training"] = training
+        try:
+            outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            _CONTEXT["training"] = previous
+        out_mask = self.compute_mask(inputs, mask)
+        if out_mask is not None:
+            out_leaves = flatten(outputs)
+            mask_leaves = flatten(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask]
+            for t, m in zip(out_leaves, mask_leaves):
+                if isinstance(t, Tensor):
+                    t._mask = None if m is None else np.asarray(m, dtype=bool)
+        return outputs
+
+    def _call_symbolic(self, inputs, args, kwargs):
+        """Record this call in a functional graph; infer output shapes from a dummy batch."""
+        symbols = [x for x in flatten((inputs, args, kwargs)) if isinstance(x, SymbolicTensor)]
+        if not self.built:
+            probe = map_structure(lambda s: _Shaped(s.shape), inputs)
+            self._maybe_build(probe)
+        unknown = any(d is None for s in symbols for d in s.shape[1:])
+        runs = [self._dummy_call(inputs, args, kwargs, fill) for fill in ((2,), (3,))[: 2 if unknown else 1]]
+        leaves = [flatten(r) for r in runs]
+        record = _CallRecord(self, args=(inputs,) + tuple(args), kwargs=kwargs, outputs=None)
+        outputs = []
+        for i, out in enumerate(leaves[0]):
+            shapes = [leaf[i].shape for leaf in leaves]
+            shape = (None,) + tuple(d if all(s[j + 1] == d for s in shapes) else None
+                                    for j, d in enumerate(out.shape[1:]))
+            outputs.append(SymbolicTensor(shape, out.dtype, record, i, out._mask is not None,
+                                          name=f"{self.name}/output_{i}"))
+        it = iter(outputs)
+        record.outputs = map_structure(lambda _: next(it), runs[0])
+        return record.outputs
+
+    def _dummy_call(self, inputs, args, kwargs, fill):
+        def dummy(x):
+            if not isinstance(x, SymbolicTensor):
+                return x
+            shape = (2,) + tuple(fill[0] if d is None else d for d in x.shape[1:])
+            t = Tensor(np.zeros(shape, dtype=x.dtype) if x.dtype.kind not in "f"
+                       else np.full(shape, 0.5, dtype=x.dtype))
+            if x.has_mask:
+                t._mask = np.ones(shape[:2], dtype=bool)
+            return t
+        previous = _CONTEXT["tracing"]
+        _CONTEXT["tracing"] = True
+        try:
+            with no_grad():
+                return self(map_structure(dummy, inputs), *map_structure(dummy, list(args)),
+                            **{**map_structure(dummy, kwargs), **({"training": False}
+                               if "training" in self._call_takes else {})})
+        finally:
+            _CONTEXT["tracing"] = previous
+
+    # -- configuration ----------------------------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._input_shape_arg is not None:
+            config["input_shape"] = list(self._input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class _Shaped:
+    """Stands in for a tensor when only its shape is needed (building from symbolic shapes)."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+def _unique(weights):
+    seen, out = set(), []
+    for w in weights:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out

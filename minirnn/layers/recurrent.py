@@ -1,0 +1,474 @@
+"""SimpleRNN, LSTM and GRU: the time loop, and the fused BPTT op.
+
+Two paths compute the same function:
+
+* fused (``unroll=False``): the whole sequence is one graph node. Its forward hoists the input
+  projection ``X @ W_x + b`` out of the loop and runs the cell's forward step per timestep; its VJP
+  is the BPTT loop ``t = T-1 ... 0`` over the cell's hand-derived backward step, and forms
+  ``dW_x`` and ``dW_h`` each with one matmul over all timesteps.
+* unrolled (``unroll=True``): the same cell built from primitive ops, one set of graph nodes per
+  timestep; the autodiff engine derives BPTT by itself.
+
+After a backward pass, `bptt_gradients` holds dL/dh_t for every processed timestep,
+shape (timesteps, batch, units), whichever path ran.
+"""
+import numpy as np
+
+from .. import activations, initializers, ops
+from ..random import generator
+from ..tensor import Tensor, primitive
+from . import cells
+from .base import InputSpec, Layer, _Shaped, is_tracing
+
+__all__ = ["SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"]
+
+
+# -- the fused path ------------------------------------------------------------------------------
+
+@primitive
+def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask, input_mask, rec_mask,
+              go_backwards, zero_output_for_mask=False, on_bptt=None):
+    """The whole recurrent layer as one primitive.
+
+    x: (B, T, D); w_x: (D, kH); w_h: (H, kH); bias: (kH,), or (2, kH) for GRU reset_after
+    (input bias, recurrent bias); states0: n_states arrays (B, H).
+    time_mask: (B, T) bool or None: masked steps carry the states over and repeat the previous
+    output (or give zeros, with zero_output_for_mask). input_mask (B, D) / rec_mask (B, H):
+    dropout masks or None.
+    Returns (Y, *final_states): Y (B, T, H) in processing order (reversed if go_backwards).
+    """
+    xs = np.swapaxes(x, 0, 1)                                    # (T, B, D)
+    if go_backwards:
+        xs = xs[::-1]
+    if input_mask is not None:
+        xs = xs * input_mask
+    T, B, _ = xs.shape
+    b_x, b_h = (bias[0], bias[1]) if bias.ndim == 2 else (bias, None)
+    zx_all = xs @ w_x + b_x                                      # (T, B, kH), hoisted
+    masks = None
+    if time_mask is not None:
+        m = np.swapaxes(time_mask, 0, 1)
+        masks = (m[::-1] if go_backwards else m)[:, :, None]    # (T, B, 1)
+    H = w_h.shape[0]
+    ys = np.empty((T, B, H), dtype=zx_all.dtype)
+    states, out_prev, caches = tuple(states0), np.zeros((B, H), zx_all.dtype), []
+    for t in range(T):
+        new_states, cache = cell.step_forward(zx_all[t], states, w_h, b_h, rec_mask)
+        caches.append(cache)
+        if masks is not None:  # masked steps carry state and output over, as Keras does
+            new_states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
+            ys[t] = out_prev = np.where(masks[t], new_states[0], 0 if zero_output_for_mask else out_prev)
+        else:
+            ys[t] = new_states[0]
+        states = new_states
+    y = np.swapaxes(ys, 0, 1)
+
+    def vjp(grads):
+        dys = np.swapaxes(grads[0], 0, 1)                        # (T, B, H)
+        dstates = [np.array(g) for g in grads[1:]]
+        dzx_all = np.empty_like(zx_all)
+        dzh_all = np.empty_like(zx_all)
+        seen = np.empty((T, B, H), dtype=zx_all.dtype)
+        d_out = np.zeros((B, H), dtype=zx_all.dtype)
+        for t in reversed(range(T)):
+            if masks is None:
+                dstates[0] = dstates[0] + dys[t]                 # gradient from the output at t
+                d_step = dstates
+            else:
+                m = masks[t]
+                d_out = d_out + dys[t]
+                d_step = [np.where(m, ds, 0) for ds in dstates]
+                d_step[0] = d_step[0] + np.where(m, d_out, 0)
+                carried = [np.where(m, 0, ds) for ds in dstates]
+                d_out = 0 if zero_output_for_mask else np.where(m, 0, d_out)
+            seen[t] = d_step[0]
+            dzx_all[t], dzh_all[t], dprev = cell.step_backward(tuple(d_step), caches[t], w_h)
+            dstates = list(dprev) if masks is None else [p + c for p, c in zip(dprev, carried)]
+        if on_bptt is not None:
+            on_bptt(seen)
+        D = xs.shape[-1]
+        dw_x = xs.reshape(-1, D).T @ dzx_all.reshape(T * B, -1)   # one matmul for all steps
+        dw_h = cell.kernel_grad(caches, dzh_all)
+        db = dzx_all.sum(axis=(0, 1))
+        if bias.ndim == 2:
+            db = np.stack([db, dzh_all.sum(axis=(0, 1))])
+        dxs = dzx_all @ w_x.T
+        if input_mask is not None:
+            dxs = dxs * input_mask
+        if go_backwards:
+            dxs = dxs[::-1]
+        return (np.swapaxes(dxs, 0, 1), dw_x, dw_h, db) + tuple(dstates)
+
+    return (y,) + tuple(states), vjp
+
+
+# -- the unrolled path: the same cells from primitive ops ------------------------------------------
+
+def _simple_rnn_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
+    h_prev = states[0] if rec_mask is None else states[0] * rec_mask
+    h = act(zx + h_prev @ w_h)
+    return (h,)
+
+
+def _lstm_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
+    h_prev, c_prev = states
+    if rec_mask is not None:
+        h_prev = h_prev * rec_mask
+    z = zx + h_prev @ w_h
+    H = c_prev.shape[-1]
+    i, f = ract(z[:, :H]), ract(z[:, H:2 * H])
+    g, o = act(z[:, 2 * H:3 * H]), ract(z[:, 3 * H:])
+    c = f * c_prev + i * g
+    return (o * act(c), c)
+
+
+def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
+    h_prev = states[0]
+    h_rec = h_prev if rec_mask is None else h_prev * rec_mask
+    H = h_prev.shape[-1]
+    if reset_after:
+        zh = h_rec @ w_h + b_h
+        z = ract(zx[:, :H] + zh[:, :H])
+        r = ract(zx[:, H:2 * H] + zh[:, H:2 * H])
+        hh = act(zx[:, 2 * H:] + r * zh[:, 2 * H:])
+    else:
+        zh = h_rec @ w_h[:, :2 * H]
+        z = ract(zx[:, :H] + zh[:, :H])
+        r = ract(zx[:, H:2 * H] + zh[:, H:])
+        hh = act(zx[:, 2 * H:] + (r * h_rec) @ w_h[:, 2 * H:])
+    return (z * h_prev + (1.0 - z) * hh,)
+
+
+# -- the layers ----------------------------------------------------------------------------------
+
+class RNN(Layer):
+    """Shared machinery of SimpleRNN, LSTM and GRU: weights, states, masks, dropout, both paths."""
+    gates = 1
+    n_states = 1
+    supports_masking = True
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, zero_output_for_mask=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"{type(self).__name__} expects a positive int `units`; got {units!r}")
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{name} must be in [0, 1); got {rate}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self._activation_names = (activation, recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.go_backwards, self.stateful, self.unroll = go_backwards, stateful, unroll
+        self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
+        self.zero_output_for_mask = zero_output_for_mask
+        self.states = None
+        self._bptt = None
+        self._unrolled_states = None
+        self.input_spec = InputSpec(ndim=3, description="(batch, timesteps, features)")
+
+    # subclasses say which cell math and which op-level step they use
+    def _cell_math(self):
+        raise NotImplementedError
+
+    _step = staticmethod(_simple_rnn_step)
+    reset_after = False
+
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        kH = self.gates * self.units
+        self.kernel = self.add_weight((features, kH), self.kernel_initializer, name="kernel")
+        self.recurrent_kernel = self.add_weight((self.units, kH), self.recurrent_initializer,
+                                                name="recurrent_kernel")
+        self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias") \
+            if self.use_bias else None
+        self.input_spec = InputSpec(ndim=3, axes={-1: features},
+                                    description=f"(batch, timesteps, {features})")
+
+    def _fused_available(self):
+        return all(isinstance(n, str) or n is None for n in self._activation_names)
+
+    def reset_states(self, states=None):
+        """Zero the carried states of a stateful layer (or set them to `states`)."""
+        if states is None:
+            self.states = None
+            return
+        states = states if isinstance(states, (list, tuple)) else [states]
+        self.states = [np.array(s, dtype=self.dtype) for s in states]
+
+    reset_state = reset_states
+
+    def _initial_states(self, inputs, initial_state):
+        B = inputs.shape[0]
+        expected = [(B, self.units)] * self.n_states
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            shapes = [tuple(np.shape(s.data if isinstance(s, Tensor) else s)) for s in states]
+            if shapes != expected:
+                raise ValueError(f"{type(self).__name__} '{self.name}' expects initial_state as "
+                                 f"{self.n_states} array(s) of shape (batch, units) = {expected}; "
+                                 f"got shapes {shapes}")
+            return [self._convert(s) for s in states]
+        if self.stateful and self.states is not None:
+            shapes = [s.shape for s in self.states]
+            if shapes != expected:
+                raise ValueError(f"stateful {type(self).__name__} '{self.name}' carries states of "
+                                 f"shapes {shapes}; got a batch of {B} (expected shapes {expected}). "
+                                 f"Call reset_states() to start over with another batch size")
+            return [Tensor(s) for s in self.states]
+        return [Tensor(np.zeros((B, self.units), dtype=self.dtype)) for _ in range(self.n_states)]
+
+    def _dropout_masks(self, inputs, training):
+        if not training:
+            return None, None
+        rng = generator(self.seed)
+        B, _, D = inputs.shape
+
+        def mask(rate, shape):
+            if rate == 0.0:
+                return None
+            keep = rng.random(shape) >= rate
+            return (keep / (1.0 - rate)).astype(self.dtype)
+        return mask(self.dropout, (B, D)), mask(self.recurrent_dropout, (B, self.units))
+
+    def call(self, inputs, initial_state=None, mask=None, training=None):
+        B, T = inputs.shape[0], inputs.shape[1]
+        states0 = self._initial_states(inputs, initial_state)
+        if mask is not None:
+            mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+            if mask.shape != (B, T):
+                raise ValueError(f"{type(self).__name__} '{self.name}' expects a mask of shape "
+                                 f"(batch, timesteps) = {(B, T)}; got {mask.shape}")
+            mask = mask.astype(bool)
+        input_mask, rec_mask = self._dropout_masks(inputs, training)
+        bias = self.bias if self.bias is not None else np.zeros(self._bias_shape(), self.dtype)
+        self._bptt, self._unrolled_states = None, None
+        if self.unroll or not self._fused_available():
+            seq, states = self._run_unrolled(inputs, states0, bias, mask, input_mask, rec_mask)
+        else:
+            outs = fused_rnn(inputs, self.kernel, self.recurrent_kernel, bias, *states0,
+                             cell=self._cell_math(), time_mask=mask, input_mask=input_mask,
+                             rec_mask=rec_mask, go_backwards=self.go_backwards,
+                             zero_output_for_mask=self.zero_output_for_mask,
+                             on_bptt=self._record_bptt)
+            seq, states = outs[0], list(outs[1:])
+        if self.stateful and not is_tracing():
+            self.states = [s.data.copy() for s in states]
+        output = seq if self.return_sequences else seq[:, -1]
+        return [output] + states if self.return_state else output
+
+    def compute_mask(self, inputs, mask=None):
+        out_mask = mask if self.return_sequences else None
+        return [out_mask] + [None] * self.n_states if self.return_state else out_mask
+
+    def _record_bptt(self, seen):
+        self._bptt = seen
+
+    @property
+    def bptt_gradients(self):
+        """dL/dh_t reaching each processed timestep's hidden state, (timesteps, batch, units),
+        after a backward pass through the last call (None before)."""
+        if self._bptt is None and self._unrolled_states is not None:
+            hs = self._unrolled_states
+            if any(h.grad is not None for h in hs):
+                self._bptt = np.stack([np.zeros(h.shape, h.dtype) if h.grad is None else h.grad
+                                       for h in hs])
+        return self._bptt
+
+    @property
+    def bptt_gradient_norms(self):
+        """L2 norm of dL/dh_t per timestep, (timesteps,), averaged over the batch."""
+        grads = self.bptt_gradients
+        return None if grads is None else np.sqrt((grads ** 2).sum(axis=-1)).mean(axis=-1)
+
+    def _run_unrolled(self, inputs, states0, bias, mask, input_mask, rec_mask):
+        x = inputs if input_mask is None else inputs * input_mask[:, None, :]
+        if self.reset_after:
+            b_x, b_h = bias[0], bias[1]
+        else:
+            b_x, b_h = bias, None
+        zx = x @ self.kernel + b_x                                  # (B, T, kH)
+        T = inputs.shape[1]
+        order = range(T - 1, -1, -1) if self.go_backwards else range(T)
+        states, out_prev, outputs, raw_hs = list(states0), None, [], []
+        for t in order:
+            new = self._step(zx[:, t], states, self.recurrent_kernel, b_h, rec_mask,
+                             self.activation, self.recurrent_activation, self.reset_after)
+            if new[0].requires_grad:
+                new[0].retain_grad()
+            raw_hs.append(new[0])
+            if mask is not None:
+                m = mask[:, t:t + 1]
+                new = [ops.where(m, n, s) for n, s in zip(new, states)]
+                zeros = np.zeros(new[0].shape, self.dtype)
+                out_prev = ops.where(m, new[0], zeros if out_prev is None or
+                                     self.zero_output_for_mask else out_prev)
+                outputs.append(out_prev)
+            else:
+                outputs.append(new[0])
+            states = list(new)
+        self._unrolled_states = raw_hs
+        return ops.stack(outputs, axis=1), states
+
+    def get_config(self):
+        config = super().get_config()
+        act, ract = self._activation_names
+        config.update({
+            "units": self.units, "activation": act, "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "return_sequences": self.return_sequences, "return_state": self.return_state,
+            "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
+            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        })
+        if self.gates > 1:
+            config["recurrent_activation"] = ract
+        return config
+
+
+class SimpleRNN(RNN):
+    """Fully connected RNN: h_t = activation(x_t W_x + b + h_{t-1} W_h)."""
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        if "recurrent_activation" in kwargs:
+            raise TypeError("SimpleRNN has no recurrent_activation argument")
+        super().__init__(units, activation=activation, **kwargs)
+
+    def _cell_math(self):
+        return cells.SimpleRNNCellMath(self._activation_names[0])
+
+
+class LSTM(RNN):
+    """Long short-term memory; gates i, f, c, o as in Keras."""
+    gates, n_states = 4, 2
+    _step = staticmethod(_lstm_step)
+
+    def __init__(self, units, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = unit_forget_bias
+
+    def _cell_math(self):
+        return cells.LSTMCellMath(*self._activation_names)
+
+    def _bias_initializer(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        H, init = self.units, self.bias_initializer
+
+        def forget_ones(shape, dtype=None):
+            return np.concatenate([init((H,), dtype), np.ones(H, dtype), init((2 * H,), dtype)])
+        return forget_ones
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+class GRU(RNN):
+    """Gated recurrent unit; gates z, r, h as in Keras (reset_after=True by default)."""
+    gates = 3
+    _step = staticmethod(_gru_step)
+
+    def __init__(self, units, reset_after=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = reset_after
+
+    def _cell_math(self):
+        return cells.GRUCellMath(*self._activation_names, reset_after=self.reset_after)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}
+
+
+class Bidirectional(Layer):
+    """Runs `layer` forwards and a copy of it backwards in time, and merges the two outputs.
+
+    merge_mode: "concat", "sum", "mul", "ave", or None (returns [forward, backward]).
+    Weights: the forward layer's, then the backward layer's, as in Keras.
+    """
+    supports_masking = True
+    _MERGES = {"concat": lambda a, b: ops.concat([a, b], axis=-1), "sum": ops.add,
+               "mul": ops.mul, "ave": lambda a, b: (a + b) * 0.5, None: None}
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        if not isinstance(layer, RNN):
+            raise TypeError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU); "
+                            f"got {type(layer).__name__}")
+        if merge_mode not in self._MERGES:
+            raise ValueError(f"merge_mode must be one of {list(self._MERGES)}; got {merge_mode!r}")
+        super().__init__(**kwargs)
+        if backward_layer is None:
+            config = layer.get_config()
+            config.update(name="backward_" + layer.name, go_backwards=not layer.go_backwards)
+            backward_layer = type(layer).from_config(config)
+        # Keras zeroes the outputs of masked steps in both directions when returning sequences
+        layer.zero_output_for_mask = backward_layer.zero_output_for_mask = layer.return_sequences
+        self.forward_layer, self.backward_layer = layer, backward_layer
+        self.merge_mode = merge_mode
+        self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
+        self.input_spec = layer.input_spec
+
+    def build(self, input_shape):
+        self.forward_layer._maybe_build(_Shaped(input_shape))
+        self.backward_layer._maybe_build(_Shaped(input_shape))
+
+    def call(self, inputs, initial_state=None, mask=None, training=None):
+        fw_state = bw_state = None
+        if initial_state is not None:
+            half = len(initial_state) // 2
+            fw_state, bw_state = initial_state[:half], initial_state[half:]
+        fw = self.forward_layer(inputs, initial_state=fw_state, mask=mask, training=training)
+        bw = self.backward_layer(inputs, initial_state=bw_state, mask=mask, training=training)
+        fw_states = bw_states = []
+        if self.return_state:
+            fw, fw_states = fw[0], fw[1:]
+            bw, bw_states = bw[0], bw[1:]
+        if self.return_sequences:
+            bw = bw[:, ::-1]  # back into input order
+        merge = self._MERGES[self.merge_mode]
+        output = [fw, bw] if merge is None else merge(fw, bw)
+        if self.return_state:
+            return (output if merge is None else [output]) + list(fw_states) + list(bw_states)
+        return output
+
+    def compute_mask(self, inputs, mask=None):
+        out_mask = mask if self.return_sequences else None
+        outputs = [out_mask, out_mask] if self.merge_mode is None else [out_mask]
+        if self.return_state:
+            return outputs + [None] * (2 * self.forward_layer.n_states)
+        return outputs if self.merge_mode is None else out_mask
+
+    def reset_states(self):
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
+
+    def get_config(self):
+        layer = self.forward_layer
+        return {**super().get_config(), "merge_mode": self.merge_mode,
+                "layer": {"class_name": type(layer).__name__, "config": layer.get_config()}}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        spec = config.pop("layer")
+        layer = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}[spec["class_name"]]
+        return cls(layer.from_config(spec["config"]), **config)
+

@@ -1,0 +1,19 @@
+"""One seeded NumPy Generator for the whole library: initializers, dropout masks, shuffling."""
+import numpy as np
+
+__all__ = ["set_random_seed", "generator"]
+
+_GENERATOR = np.random.default_rng()
+
+
+def set_random_seed(seed):
+    """Seed every random draw minirnn makes (like keras.utils.set_random_seed)."""
+    global _GENERATOR
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"set_random_seed expects an int; got {type(seed).__name__}")
+    _GENERATOR = np.random.default_rng(seed)
+
+
+def generator(seed=None):
+    """A Generator: a fresh one for an explicit seed, else the library's shared one."""
+    return np.random.default_rng(seed) if seed is not None else _GENERATOR
