@@ -3,5 +3,11 @@ from .tensor import Tensor, tensor, no_grad, is_grad_enabled, floatx, set_floatx
 from . import ops
 from . import gradcheck
 from .gradcheck import check_grads, numerical_grad
+from .random import set_random_seed
+from . import activations, initializers, random
+from . import layers
+from . import losses, metrics, optimizers, callbacks, saving
+from . import models
+from .models import Model, Sequential, Input, load_model
 
 __version__ = "0.1.0"

@@ -1,0 +1,598 @@
+"""Models: Sequential, functional Model(inputs, outputs) and subclassed Model, with Keras's
+compile / fit / evaluate / predict / summary, and saving."""
+import json
+import math
+import time
+
+import numpy as np
+
+from . import callbacks as callbacks_module
+from . import layers as layers_module
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from . import saving
+from .layers.base import Input, Layer, SymbolicTensor, flatten, map_structure
+from .random import generator
+from .tensor import Tensor, no_grad
+
+__all__ = ["Model", "Sequential", "Input", "load_model", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """fit met a NaN or infinite loss or gradient; the weights are those of the last finite step."""
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _num_samples(arrays, what):
+    counts = {len(a) for a in arrays}
+    if len(counts) > 1:
+        raise ValueError(f"all arrays of {what} must have the same number of samples; got "
+                         f"{[len(a) for a in arrays]}")
+    return counts.pop() if counts else 0
+
+
+def _take(data, index):
+    return [a[index] for a in data]
+
+
+class Model(Layer):
+    """A trainable stack of layers.
+
+    Functional: `Model(inputs, outputs)` over `Input(...)` tensors. Subclassed: define layers in
+    `__init__` and the computation in `call(inputs, training=None)`.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.optimizer = self.loss = None
+        self.compiled_metrics = []
+        self.stop_training = False
+        self.history = None
+        self._records = None
+        if inputs is not None or outputs is not None:
+            self._init_graph(inputs, outputs)
+
+    # -- the functional graph ---------------------------------------------------------------
+    def _init_graph(self, inputs, outputs):
+        self._single_input = not isinstance(inputs, (list, tuple))
+        self._single_output = not isinstance(outputs, (list, tuple))
+        self.inputs, self.outputs = _as_list(inputs), _as_list(outputs)
+        for t in self.inputs + self.outputs:
+            if not isinstance(t, SymbolicTensor):
+                raise TypeError(f"Model(inputs, outputs) expects tensors from Input() and layer "
+                                f"calls on them; got {type(t).__name__}")
+        order, seen = [], set()
+
+        def visit(sym):  # depth-first over producers: a record comes after those it reads
+            stack = [(sym.producer, False)]
+            while stack:
+                record, expanded = stack.pop()
+                if record is None or (id(record) in seen and not expanded):
+                    continue
+                if expanded:
+                    if id(record) not in seen:
+                        seen.add(id(record))
+                        order.append(record)
+                    continue
+                stack.append((record, True))
+                stack.extend((s.producer, False) for s in record.inputs)
+        for out in self.outputs:
+            visit(out)
+        needed = [s for r in order for s in r.inputs if s.producer is None]
+        unknown = [s.name for s in needed if all(s is not i for i in self.inputs)]
+        if unknown:
+            raise ValueError(f"the outputs depend on Input tensors {unknown} that are not among "
+                             f"the model's inputs {[i.name for i in self.inputs]}")
+        self._records = order
+        self.layers = _unique_layers(r.layer for r in order)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        if self._records is None:
+            raise NotImplementedError(f"{type(self).__name__} has no graph: build it as "
+                                      f"Model(inputs, outputs) or override call()")
+        given = _as_list(inputs)
+        if len(given) != len(self.inputs):
+            raise ValueError(f"model '{self.name}' expects {len(self.inputs)} input(s); got {len(given)}")
+        values = {}
+        for sym, value in zip(self.inputs, given):
+            value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+            _check_shape(self, sym, value.shape)
+            if value.dtype != sym.dtype and value.dtype.kind in "iuf" and sym.dtype.kind in "iuf":
+                value = Tensor(value.data.astype(sym.dtype)) if not value.requires_grad else value
+            values[id(sym)] = value
+
+        def resolve(x):
+            return values[id(x)] if isinstance(x, SymbolicTensor) else x
+        for record in self._records:
+            args = map_structure(resolve, record.args)
+            kwargs = map_structure(resolve, record.kwargs)
+            result = record.layer(*args, **kwargs)
+            for sym, value in zip(flatten(record.outputs), flatten(result)):
+                values[id(sym)] = value
+        outputs = [values[id(o)] for o in self.outputs]
+        return outputs[0] if self._single_output else outputs
+
+    # -- compile and training ---------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        """Choose optimizer, loss and metrics by object or Keras's string names."""
+        ignored = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
+        if ignored:
+            raise TypeError(f"compile() got unexpected keyword arguments {sorted(ignored)}")
+        opt = optimizers_module.get(optimizer)
+        loss_fns = [_as_loss(l) for l in _as_list(loss)] if loss is not None else None
+        metric_objs = [metrics_module.get(m, loss=loss) for m in _as_list(metrics or [])]
+        self.optimizer, self.loss, self._loss_fns = opt, loss, loss_fns
+        self._loss_weights = None if loss_weights is None else [float(w) for w in _as_list(loss_weights)]
+        self.compiled_metrics = metric_objs
+        self._compile_config = {"optimizer": optimizer if isinstance(optimizer, str) else None,
+                                "loss": loss if isinstance(loss, str) else None,
+                                "metrics": [m for m in _as_list(metrics or []) if isinstance(m, str)]}
+
+    def _require_compiled(self, what):
+        if self.optimizer is None or not self._loss_fns:
+            raise ValueError(f"call compile(optimizer, loss) before {what}()")
+
+    def _total_loss(self, y_true, y_pred):
+        preds, trues = _as_list(y_pred), _as_list(y_true)
+        if len(trues) != len(preds):
+            raise ValueError(f"the model has {len(preds)} output(s); got {len(trues)} target array(s)")
+        fns = self._loss_fns * len(preds) if len(self._loss_fns) == 1 else self._loss_fns
+        if len(fns) != len(preds):
+            raise ValueError(f"compile() was given {len(fns)} losses for {len(preds)} outputs")
+        weights = self._loss_weights or [1.0] * len(preds)
+        total = None
+        for fn, yt, yp, w in zip(fns, trues, preds, weights):
+            term = fn(yt, yp)
+            term = term if w == 1.0 else term * w
+            total = term if total is None else total + term
+        return total
+
+    def _update_metrics(self, y_true, y_pred):
+        for metric in self.compiled_metrics:
+            metric.update_state(_as_list(y_true)[0], _as_list(y_pred)[0].data)
+
+    def _reset_metrics(self):
+        for metric in self.compiled_metrics:
+            metric.reset_state()
+
+    def _metric_logs(self, loss_tracker, prefix=""):
+        logs = {prefix + "loss": float(loss_tracker.result())}
+        for metric in self.compiled_metrics:
+            logs[prefix + metric.name] = float(metric.result())
+        return logs
+
+    def train_step(self, x, y):
+        """One optimisation step on a batch; returns the loss as a float. Nothing is updated when
+        the loss or a gradient is not finite (NonFiniteLossError says so)."""
+        variables = self.trainable_weights
+        for v in variables:
+            v.grad = None
+        y_pred = self(x, training=True)
+        loss = self._total_loss(y, y_pred)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"loss is {value}")
+        loss.backward()
+        grads = [v.grad for v in variables]
+        bad = [v.name for v, g in zip(variables, grads) if g is not None and not np.isfinite(g).all()]
+        if bad:
+            raise NonFiniteLossError(f"gradients of {bad} are not finite")
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self._update_metrics(y, y_pred)
+        return value
+
+    def _standardize(self, x, y=None):
+        xs = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in _as_list(x)]
+        ys = None if y is None else [np.asarray(a.data if isinstance(a, Tensor) else a) for a in _as_list(y)]
+        n = _num_samples(xs, "x")
+        if ys is not None:
+            m = _num_samples(ys, "y")
+            if m != n:
+                raise ValueError(f"x and y must have the same number of samples; got x with {n} "
+                                 f"and y with {m}")
+        return xs, ys, n
+
+    def _pack(self, xs):
+        return xs[0] if len(xs) == 1 else xs
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            validation_batch_size=None):
+        """Train for `epochs` passes over (x, y); returns a History of per-epoch logs."""
+        self._require_compiled("fit")
+        xs, ys, n = self._standardize(x, y)
+        if ys is None:
+            raise ValueError("fit() needs targets y")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1); got {validation_split}")
+        if validation_data is None and validation_split > 0:
+            split = int(math.floor(n * (1.0 - validation_split)))
+            val_x, val_y = _take(xs, slice(split, None)), _take(ys, slice(split, None))
+            xs, ys, n = _take(xs, slice(0, split)), _take(ys, slice(0, split)), split
+            validation_data = (self._pack(val_x), self._pack(val_y))
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            self._standardize(*validation_data)
+        batch_size = int(batch_size or 32)
+        steps = max(1, math.ceil(n / batch_size))
+        verbose = 1 if verbose == "auto" else verbose
+        history = callbacks_module.History()
+        cbs = list(callbacks or [])
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose))
+        cbs.append(history)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
+        cb = callbacks_module.CallbackList(cbs, model=self, params=params)
+        loss_tracker = metrics_module.Mean(name="loss")
+        self.stop_training = False
+        self.history = history
+        cb.on_train_begin()
+        rng = generator()
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            loss_tracker.reset_state()
+            cb.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            for step in range(steps):
+                index = order[step * batch_size:(step + 1) * batch_size]
+                cb.on_train_batch_begin(step)
+                try:
+                    value = self.train_step(self._pack(_take(xs, index)), self._pack(_take(ys, index)))
+                except NonFiniteLossError as error:
+                    if any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs):
+                        cb.on_train_batch_end(step, {"loss": float("nan")})
+                        break
+                    raise NonFiniteLossError(
+                        f"fit stopped at epoch {epoch + 1}, batch {step + 1}: {error}; the weights "
+                        f"are those after the last finite step") from None
+                loss_tracker.update_state(value, sample_weight=len(index))
+                cb.on_train_batch_end(step, self._metric_logs(loss_tracker))
+                if self.stop_training:
+                    break
+            logs = self._metric_logs(loss_tracker)
+            if validation_data is not None and not (self.stop_training and step < steps - 1):
+                val = self.evaluate(*validation_data, batch_size=validation_batch_size or batch_size,
+                                    verbose=0, return_dict=True)
+                logs.update({"val_" + k: v for k, v in val.items()})
+            cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cb.on_train_end()
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+        """Loss (and metrics) over (x, y) in inference mode."""
+        self._require_compiled("evaluate")
+        xs, ys, n = self._standardize(x, y)
+        batch_size = int(batch_size or 32)
+        verbose = 1 if verbose == "auto" else verbose
+        loss_tracker = metrics_module.Mean(name="loss")
+        self._reset_metrics()
+        with no_grad():
+            for start in range(0, n, batch_size):
+                index = slice(start, start + batch_size)
+                bx, by = self._pack(_take(xs, index)), self._pack(_take(ys, index))
+                y_pred = self(bx, training=False)
+                loss_tracker.update_state(float(self._total_loss(by, y_pred).data),
+                                          sample_weight=min(batch_size, n - start))
+                self._update_metrics(by, y_pred)
+        logs = self._metric_logs(loss_tracker)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """Outputs for x, computed in batches in inference mode, as NumPy arrays."""
+        xs, _, n = self._standardize(x)
+        batch_size = int(batch_size or 32)
+        if n == 0:
+            raise ValueError("predict() got no samples")
+        chunks = []
+        with no_grad():
+            for start in range(0, n, batch_size):
+                out = self(self._pack(_take(xs, slice(start, start + batch_size))), training=False)
+                chunks.append(out)
+        outputs = [np.concatenate([o.data for o in parts]) for parts in zip(*map(_as_list, chunks))]
+        return outputs if isinstance(chunks[0], (list, tuple)) else outputs[0]
+
+    def train_on_batch(self, x, y, return_dict=False):
+        self._require_compiled("train_on_batch")
+        xs, ys, _ = self._standardize(x, y)
+        self._reset_metrics()
+        value = self.train_step(self._pack(xs), self._pack(ys))
+        logs = {"loss": value, **{m.name: float(m.result()) for m in self.compiled_metrics}}
+        return logs if return_dict else (value if len(logs) == 1 else list(logs.values()))
+
+    def test_on_batch(self, x, y, return_dict=False):
+        return self.evaluate(x, y, batch_size=len(_as_list(x)[0]), verbose=0, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=len(_as_list(x)[0]))
+
+    def reset_states(self):
+        for layer in _walk_layers(self):
+            if layer is not self and hasattr(layer, "reset_states") and not isinstance(layer, Model):
+                layer.reset_states()
+
+    reset_state = reset_states
+
+    # -- summary ----------------------------------------------------------------------------
+    def summary(self, print_fn=print, line_length=80):
+        """Keras's table: layer (type), output shape, parameter count; then the totals."""
+        rows = self._summary_rows()
+        widths = (33, 26, line_length - 59)
+        lines = [f'Model: "{self.name}"', "_" * line_length,
+                 _row(("Layer (type)", "Output Shape", "Param #"), widths), "=" * line_length]
+        for i, row in enumerate(rows):
+            lines.append(_row(row, widths))
+            lines.append("=" * line_length if i == len(rows) - 1 else "_" * line_length)
+        trainable = sum(w.size for w in self.trainable_weights)
+        frozen = sum(w.size for w in self.non_trainable_weights)
+        nbytes = lambda ws: sum(w.data.nbytes for w in ws)
+        lines += [f"Total params: {trainable + frozen} ({_bytes(nbytes(self.weights))})",
+                  f"Trainable params: {trainable} ({_bytes(nbytes(self.trainable_weights))})",
+                  f"Non-trainable params: {frozen} ({_bytes(nbytes(self.non_trainable_weights))})",
+                  "_" * line_length]
+        for line in lines:
+            print_fn(line)
+
+    def _summary_rows(self):
+        if self._records is None:
+            if not self.built:
+                raise ValueError(f"model '{self.name}' has not been built yet: call it on data "
+                                 f"(or give the first layer an input shape) before summary()")
+            return [(f"{l.name} ({type(l).__name__})", "?", l.count_params()) for l in self._layers]
+        rows = []
+        for record in self._records:
+            shapes = [tuple(o.shape) for o in flatten(record.outputs)]
+            shape = shapes[0] if len(shapes) == 1 else shapes
+            rows.append((f"{record.layer.name} ({type(record.layer).__name__})", str(shape),
+                         record.layer.count_params()))
+        return rows
+
+    # -- saving -----------------------------------------------------------------------------
+    def save_weights(self, filepath):
+        """Write every weight to a .npz file (atomically: an interrupted save leaves the old file)."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Read weights saved by save_weights; a file that does not match leaves the model unchanged."""
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath):
+        """Architecture (JSON config), weights and compile settings in one .npz file."""
+        payload = {"class_name": type(self).__name__ if isinstance(self, Sequential) else "Functional",
+                   "config": self.get_config(),
+                   "compile": getattr(self, "_compile_config", None)}
+        saving.save_archive(filepath, json.dumps(payload), self.get_weights())
+
+    def get_config(self):
+        if self._records is None:
+            raise NotImplementedError(f"subclassed model '{self.name}' cannot be saved as a config; "
+                                      f"use save_weights() instead")
+        layers = self.layers
+        index = {id(l): i for i, l in enumerate(layers)}
+        names = {}
+        for i, sym in enumerate(self.inputs):
+            names[id(sym)] = ["input", i]
+        for r, record in enumerate(self._records):
+            for k, sym in enumerate(flatten(record.outputs)):
+                names[id(sym)] = ["node", r, k]
+
+        def ref(x):
+            if isinstance(x, SymbolicTensor):
+                return {"__tensor__": names[id(x)]}
+            if isinstance(x, np.ndarray):
+                raise ValueError("a functional model whose layer calls take arrays cannot be saved")
+            return x
+        return {
+            "name": self.name,
+            "inputs": [{"shape": list(s.shape), "dtype": str(s.dtype), "name": s.name} for s in self.inputs],
+            "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in layers],
+            "nodes": [{"layer": index[id(r.layer)], "args": map_structure(ref, list(r.args)),
+                       "kwargs": map_structure(ref, r.kwargs)} for r in self._records],
+            "outputs": [names[id(o)] for o in self.outputs],
+            "single_input": self._single_input, "single_output": self._single_output,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        layers = [_layer_from_config(spec, custom_objects) for spec in config["layers"]]
+        inputs = [Input(batch_shape=tuple(i["shape"]), dtype=i["dtype"], name=i["name"])
+                  for i in config["inputs"]]
+        produced = []
+
+        def resolve(x):
+            if isinstance(x, dict) and "__tensor__" in x:
+                where = x["__tensor__"]
+                return inputs[where[1]] if where[0] == "input" else flatten(produced[where[1]])[where[2]]
+            return x
+        for node in config["nodes"]:
+            args = map_structure(resolve, node["args"])
+            produced.append(layers[node["layer"]](*args, **map_structure(resolve, node["kwargs"])))
+        outputs = [resolve({"__tensor__": o}) for o in config["outputs"]]
+        return cls(inputs[0] if config["single_input"] else inputs,
+                   outputs[0] if config["single_output"] else outputs, name=config["name"])
+
+
+class Sequential(Model):
+    """A linear stack of layers: `Sequential([LSTM(32), Dense(1)])` or `.add()` one at a time."""
+
+    def __init__(self, layers=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self._input = None
+        self.layers = []
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if isinstance(layer, SymbolicTensor):
+            if self.layers:
+                raise ValueError("an Input must come before every layer of a Sequential model")
+            self._input = layer
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a Layer; got {type(layer).__name__}")
+        self.layers.append(layer)
+        self._layers.append(layer)
+        first = self.layers[0]
+        if self._input is None and first._input_shape_arg is not None:
+            self._input = Input(shape=first._input_shape_arg,
+                                dtype="int64" if not first.autocast else None)
+        if self._input is not None:
+            self._build_graph()
+
+    def pop(self):
+        if not self.layers:
+            raise ValueError("pop() on an empty Sequential model")
+        layer = self.layers.pop()
+        self._layers.remove(layer)
+        self._records = None
+        if self.layers and self._input is not None:
+            self._build_graph()
+        return layer
+
+    def _build_graph(self):
+        x = self._input
+        for layer in self.layers:
+            x = layer(x)
+        if isinstance(x, (list, tuple)):
+            raise ValueError("every layer of a Sequential model must return one tensor; "
+                             f"{self.layers[-1].name} returns {len(x)}")
+        self.inputs, self.outputs = [self._input], [x]
+        self._single_input = self._single_output = True
+        self._records = [s.producer for s in self._chain()]
+        self.built = True
+
+    def _chain(self):
+        out, chain = self.outputs[0], []
+        while out.producer is not None:
+            chain.append(out)
+            out = out.producer.inputs[0]
+        return chain[::-1]
+
+    def build(self, input_shape=None):
+        if input_shape is not None and self._input is None:
+            self._input = Input(batch_shape=tuple(input_shape))
+            self._build_graph()
+
+    def call(self, inputs, training=None):
+        if not self.layers:
+            raise ValueError(f"Sequential model '{self.name}' has no layers")
+        x = inputs
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __call__(self, inputs, *args, **kwargs):
+        if self._records is None and not isinstance(inputs, SymbolicTensor) and self.layers:
+            shape = np.shape(inputs.data if isinstance(inputs, Tensor) else inputs)
+            dtype = np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs).dtype
+            self._input = Input(batch_shape=(None,) + tuple(shape[1:]),
+                                dtype=dtype if dtype.kind in "iu" else None)
+            self._build_graph()
+        return super().__call__(inputs, *args, **kwargs)
+
+    def get_config(self):
+        config = {"name": self.name,
+                  "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
+                             for l in self.layers]}
+        if self._input is not None:
+            config["input"] = {"shape": list(self._input.shape), "dtype": str(self._input.dtype)}
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        model = cls(name=config.get("name"))
+        if config.get("input"):
+            model.add(Input(batch_shape=tuple(config["input"]["shape"]), dtype=config["input"]["dtype"]))
+        for spec in config["layers"]:
+            model.add(_layer_from_config(spec, custom_objects))
+        return model
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """A model saved with `model.save(filepath)`: architecture, weights and compile settings."""
+    config_json, weights = saving.load_archive(filepath)
+    payload = json.loads(config_json)
+    cls = Sequential if payload["class_name"] == "Sequential" else Model
+    model = cls.from_config(payload["config"], custom_objects=custom_objects)
+    model.set_weights(weights)
+    spec = payload.get("compile")
+    if compile and spec and spec.get("optimizer") and spec.get("loss"):
+        model.compile(optimizer=spec["optimizer"], loss=spec["loss"], metrics=spec["metrics"])
+    return model
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def _as_loss(identifier):
+    fn = losses_module.get(identifier)
+    if isinstance(fn, losses_module.Loss):
+        return fn
+    return losses_module.LossFunctionWrapper(fn, name=getattr(fn, "__name__", None))
+
+
+def _layer_classes():
+    classes = {}
+    stack = [Layer]
+    while stack:
+        cls = stack.pop()
+        classes.setdefault(cls.__name__, cls)
+        stack.extend(cls.__subclasses__())
+    return classes
+
+
+def _layer_from_config(spec, custom_objects=None):
+    classes = {**_layer_classes(), **(custom_objects or {})}
+    cls = classes.get(spec["class_name"])
+    if cls is None:
+        raise ValueError(f"Unknown layer class {spec['class_name']!r}; pass it in custom_objects")
+    return cls.from_config(dict(spec["config"]))
+
+
+def _unique_layers(layers):
+    seen, out = set(), []
+    for layer in layers:
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            out.append(layer)
+    return out
+
+
+def _walk_layers(layer):
+    stack, seen = [layer], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(current._layers)
+
+
+def _check_shape(model, sym, shape):
+    expected = sym.shape
+    if len(shape) != len(expected) or any(e is not None and e != g for e, g in zip(expected, shape)):
+        raise ValueError(f"model '{model.name}' expects input '{sym.name}' of shape {expected}; "
+                         f"got {tuple(shape)}")
+
+
+def _row(cells, widths):
+    return "".join(f" {str(c):<{w - 1}}" for c, w in zip(cells, widths)).rstrip()
+
+
+def _bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024.0
