@@ -122,6 +122,17 @@ class Layer:
     supports_masking = False
     autocast = True  # float inputs are cast to the layer's dtype, as Keras does
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:  # build() called directly marks the layer built, as in Keras
+            user_build = cls.__dict__["build"]
+
+            def build(self, input_shape=None, _build=user_build):
+                _build(self, input_shape)
+                self.built = True
+            build.__doc__, build.__wrapped__ = user_build.__doc__, user_build
+            cls.build = build
+
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, **kwargs):
         if kwargs:
@@ -246,7 +257,9 @@ class Layer:
     def _convert(self, x):
         if isinstance(x, Tensor):
             if self.autocast and x.dtype.kind in "iuf" and x.dtype != self.dtype:
-                return ops.cast(x, self.dtype)
+                cast = ops.cast(x, self.dtype)
+                cast._mask = x._mask  # a cast must not drop the mask
+                return cast
             return x
         if x is None or isinstance(x, (str, bool)):
             return x
