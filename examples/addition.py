@@ -34,7 +34,7 @@ def main(argv=None):
     x_test, y_test = make_data(200, args.timesteps, rng)
 
     model = Sequential([Input((args.timesteps, 1)), LSTM(args.units), Dense(1)])
-    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    model.compile(optimizer=minirnn.optimizers.Adam(learning_rate=0.005), loss="mse", metrics=["mae"])
     model.summary()
     model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, validation_split=0.1,
               verbose=args.verbose)

@@ -1,0 +1,83 @@
+"""The command line (`python -m minirnn ...`) and the BLAS thread setting."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minirnn
+from minirnn.__main__ import main
+
+
+def test_gradcheck_command_lists_every_op_and_layer(capsys):
+    assert main(["gradcheck", "--no-tf"]) == 0
+    out = capsys.readouterr().out
+    for name in ("matmul batched", "log_softmax", "einsum", "getitem (repeated)",
+                 "LSTM (fused)", "GRU reset_after=False (unrolled)", "Bidirectional(LSTM)"):
+        assert name in out
+    assert "all gradients agree" in out
+    errors = [float(line.split()[-1]) for line in out.splitlines() if line[:1].isalpha()
+              and line.split()[-1][0].isdigit()]
+    assert errors and max(errors) < 1e-6
+
+
+def test_gradcheck_command_compares_with_tensorflow(capsys):
+    from tf_helpers import import_tf
+    import_tf()
+    assert main(["gradcheck"]) == 0
+    assert "vs TensorFlow" in capsys.readouterr().out
+
+
+def test_bptt_command_shows_vanishing_gradient(capsys, tmp_path):
+    plot = tmp_path / "bptt.png"
+    code = main(["bptt", "--cell", "simple_rnn", "--timesteps", "30", "--rows", "30",
+                 "--plot", str(plot)])
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("t=")]
+    norms = {int(r[1]): float(r[2]) for r in rows}
+    assert len(norms) == 30
+    assert norms[0] < 1e-2 * norms[29]  # far-back steps get a vanishing share
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert code == 1
+    else:
+        assert code == 0 and plot.stat().st_size > 0
+
+
+def test_bptt_command_rejects_bad_timesteps():
+    with pytest.raises(SystemExit, match="--timesteps must be >= 1; got 0"):
+        main(["bptt", "--timesteps", "0"])
+
+
+def test_console_script_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "minirnn", "bptt", "--cell", "gru",
+                             "--timesteps", "5"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "GRU(32), 5 timesteps" in result.stdout
+
+
+def test_blas_runs_on_one_thread_by_default_and_can_be_changed():
+    if minirnn.blas.get_blas_threads() is None:
+        pytest.skip("NumPy's BLAS here is not OpenBLAS")
+    assert minirnn.blas.get_blas_threads() == 1
+    try:
+        assert minirnn.blas.set_blas_threads(2)
+        assert minirnn.blas.get_blas_threads() in (1, 2)  # capped by the library's own maximum
+    finally:
+        minirnn.blas.set_blas_threads(1)
+    with pytest.raises(ValueError, match="positive int; got 0"):
+        minirnn.blas.set_blas_threads(0)
+
+
+def test_blas_environment_variable_is_honoured():
+    code = "import minirnn; print(minirnn.blas.get_blas_threads())"
+    env = {**os.environ, "MINIRNN_BLAS_THREADS": "0"}
+    left_alone = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                text=True, timeout=120).stdout.strip()
+    env["MINIRNN_BLAS_THREADS"] = "x"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode != 0 and "MINIRNN_BLAS_THREADS must be an integer; got 'x'" in bad.stderr
+    assert left_alone != ""

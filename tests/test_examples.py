@@ -1,0 +1,84 @@
+"""Every example runs, at reduced size, and what it prints it claims is checked here."""
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+import minirnn
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_example_is_tested():
+    tested = {"addition", "keras_parity", "bptt_by_hand", "adding_problem", "char_rnn",
+              "custom_layer"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} <= tested | {"seq2seq_attention"}
+
+
+@pytest.mark.slow
+def test_addition_predicts_sums_within_five_percent(capsys):
+    relative = load("addition").main(["--epochs", "10", "--samples", "3000", "--timesteps", "6",
+                                      "--units", "16", "--verbose", "0"])
+    assert relative.mean() < 0.02, f"mean relative error {relative.mean():.2%}"
+    assert np.mean(relative < 0.05) >= 0.95, f"only {np.mean(relative < 0.05):.1%} within 5%"
+    assert "predictions within 5% of the true sum" in capsys.readouterr().out
+
+
+def test_bptt_by_hand_equals_minirnn():
+    assert load("bptt_by_hand").main() < 1e-10
+
+
+def test_keras_parity_example_agrees_with_keras():
+    from tf_helpers import import_tf
+    import_tf()
+    assert load("keras_parity").main(["--cell", "gru", "--float64"]) < 1e-9
+    assert load("keras_parity").main(["--cell", "lstm"]) < 1e-5
+
+
+@pytest.mark.slow
+def test_adding_problem_lstm_beats_baseline_tenfold(tmp_path, capsys):
+    module = load("adding_problem")
+    plot = tmp_path / "norms.png"
+    results = module.main(["--timesteps", "12", "--samples", "3000", "--epochs", "12",
+                           "--units", "16", "--verbose", "0", "--plot", str(plot)])
+    assert results["LSTM"] * 10 < module.BASELINE_MSE, results
+    out = capsys.readouterr().out
+    assert "||dL/dh_t|| per timestep" in out
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in out
+    else:
+        assert plot.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_char_rnn_learns_and_samples(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 40, encoding="utf-8")
+    history = load("char_rnn").main([str(text), "--epochs", "4", "--seq-length", "10",
+                                     "--units", "32", "--sample-length", "20", "--verbose", "0"])
+    losses = history.history["loss"]
+    assert losses[-1] < 0.7 * losses[0]
+    assert "sample after" in capsys.readouterr().out
+
+
+def test_char_rnn_default_text_is_offline():
+    text = load("char_rnn").default_text()
+    assert "Beautiful is better than ugly." in text and len(text) > 2000
+
+
+@pytest.mark.slow
+def test_custom_layer_trains_and_passes_gradcheck():
+    losses, worst = load("custom_layer").main(epochs=8)
+    assert losses[-1] < 0.5 * losses[0]
+    assert worst < 1e-6
+    assert minirnn.floatx() == "float32"
