@@ -169,9 +169,13 @@ class RNN(Layer):
         self.return_sequences, self.return_state = return_sequences, return_state
         self.go_backwards, self.stateful, self.unroll = go_backwards, stateful, unroll
         self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
+        # one generator per seeded layer: reproducible, yet new masks on every call (as Keras's
+        # SeedGenerator); unseeded layers draw from the shared generator at call time
+        self._rng = generator(seed) if seed is not None else None
         self.zero_output_for_mask = zero_output_for_mask
         self.states = None
         self._bptt = None
+        self._bptt_call = None
         self._unrolled_states = None
         self.input_spec = InputSpec(ndim=3, description="(batch, timesteps, features)")
 
@@ -235,7 +239,7 @@ class RNN(Layer):
     def _dropout_masks(self, inputs, training):
         if not training:
             return None, None
-        rng = generator(self.seed)
+        rng = self._rng or generator()
         B, _, D = inputs.shape
 
         def mask(rate, shape):
@@ -256,7 +260,7 @@ class RNN(Layer):
             mask = mask.astype(bool)
         input_mask, rec_mask = self._dropout_masks(inputs, training)
         bias = self.bias if self.bias is not None else np.zeros(self._bias_shape(), self.dtype)
-        self._bptt, self._unrolled_states = None, None
+        self._bptt, self._unrolled_states, self._bptt_call = None, None, None
         if self.unroll or not self._fused_available():
             seq, states = self._run_unrolled(inputs, states0, bias, mask, input_mask, rec_mask)
         else:
@@ -264,7 +268,7 @@ class RNN(Layer):
                              cell=self._cell_math(), time_mask=mask, input_mask=input_mask,
                              rec_mask=rec_mask, go_backwards=self.go_backwards,
                              zero_output_for_mask=self.zero_output_for_mask,
-                             on_bptt=self._record_bptt)
+                             on_bptt=self._bptt_recorder())
             seq, states = outs[0], list(outs[1:])
         if self.stateful and not is_tracing():
             self.states = [s.data.copy() for s in states]
@@ -275,18 +279,25 @@ class RNN(Layer):
         out_mask = mask if self.return_sequences else None
         return [out_mask] + [None] * self.n_states if self.return_state else out_mask
 
-    def _record_bptt(self, seen):
-        self._bptt = seen
+    def _bptt_recorder(self):
+        """The fused node's BPTT callback for this call. Several backward passes through one call
+        add up (as .grad does); a layer called again records only its latest call."""
+        self._bptt_call = call = object()
+
+        def record(seen):
+            if self._bptt_call is call:
+                self._bptt = seen if self._bptt is None else self._bptt + seen
+        return record
 
     @property
     def bptt_gradients(self):
         """dL/dh_t reaching each processed timestep's hidden state, (timesteps, batch, units),
         after a backward pass through the last call (None before)."""
-        if self._bptt is None and self._unrolled_states is not None:
+        if self._unrolled_states is not None:  # read afresh: later backward passes accumulate
             hs = self._unrolled_states
             if any(h.grad is not None for h in hs):
-                self._bptt = np.stack([np.zeros(h.shape, h.dtype) if h.grad is None else h.grad
-                                       for h in hs])
+                return np.stack([np.zeros(h.shape, h.dtype) if h.grad is None else h.grad
+                                 for h in hs])
         return self._bptt
 
     @property
