@@ -242,11 +242,8 @@ class Layer:
     def _maybe_build(self, inputs):
         if self.built:
             return
-        shapes = map_structure(lambda t: tuple(t.shape), inputs)
-        if self.input_spec is not None:
-            for shape in flatten(shapes) if isinstance(shapes, list) else [shapes]:
-                self.input_spec.check(self, shape)
-        self.build(shapes)
+        self._check_inputs(inputs)
+        self.build(map_structure(lambda t: tuple(t.shape), inputs))
         self.built = True
 
     def _check_inputs(self, inputs):
@@ -272,8 +269,7 @@ class Layer:
         if any(isinstance(x, SymbolicTensor) for x in flatten((inputs, args, kwargs))):
             return self._call_symbolic(inputs, args, kwargs)
         inputs = map_structure(self._convert, inputs)
-        self._check_inputs(inputs)  # rank checks before build, sizes after
-        self._maybe_build(inputs)
+        self._maybe_build(inputs)  # checks the input spec before building
         self._check_inputs(inputs)
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             masks = map_structure(lambda t: t._mask, inputs)
