@@ -279,6 +279,27 @@ class RNN(Layer):
         out_mask = mask if self.return_sequences else None
         return [out_mask] + [None] * self.n_states if self.return_state else out_mask
 
+    def step(self, inputs, states):
+        """Advance one timestep with explicit states, for decoding a token at a time.
+
+        inputs: (batch, features) this step's input; states: a list of n_states (batch, units)
+        arrays or Tensors. Returns (output, new_states): output (batch, units) and the list of new
+        states, the same numbers the whole-sequence call computes at that step (inference:
+        no dropout, no mask). Differentiable, like any composition of ops.
+        """
+        inputs = self._convert(inputs)
+        if inputs.ndim != 2:
+            raise ValueError(f"{type(self).__name__} '{self.name}'.step expects input of shape "
+                             f"(batch, features); got {inputs.shape}")
+        self._maybe_build(_Shaped((inputs.shape[0], 1, inputs.shape[1])))
+        self.input_spec.check(self, (inputs.shape[0], 1, inputs.shape[1]))
+        states = self._initial_states(_Shaped(inputs.shape), list(states))
+        bias = self.bias if self.bias is not None else np.zeros(self._bias_shape(), self.dtype)
+        b_x, b_h = (bias[0], bias[1]) if self.reset_after else (bias, None)
+        new = self._step(inputs @ self.kernel + b_x, states, self.recurrent_kernel, b_h, None,
+                         self.activation, self.recurrent_activation, self.reset_after)
+        return new[0], list(new)
+
     def _bptt_recorder(self):
         """The fused node's BPTT callback for this call. Several backward passes through one call
         add up (as .grad does); a layer called again records only its latest call."""
