@@ -85,14 +85,6 @@ def _bind_call_args(layer, args, kwargs):
     return {**dict(zip(names, args)), **kwargs}
 
 
-def _add_scalar_weight(layer, initializer, name):
-    """A weight of shape (), as Keras makes `scale`. Layer.add_weight makes it with shape (1,)
-    (np.ascontiguousarray turns a 0-d array into 1-d), so it is made (1,) and viewed as ()."""
-    weight = layer.add_weight((1,), initializer, name=name)
-    weight.data = weight.data.reshape(())
-    return weight
-
-
 def _check_dropout(layer, rate):
     if not 0.0 <= float(rate) <= 1.0:
         raise ValueError(f"{layer} expects `dropout` in [0, 1]; got {rate!r}")
@@ -183,9 +175,9 @@ class Attention(Layer):
     # -- weights and math --------------------------------------------------------------------
     def build(self, input_shape):
         if self.use_scale:
-            self.scale = _add_scalar_weight(self, "ones", "scale")
+            self.scale = self.add_weight((), "ones", name="scale")
         if self.score_mode == "concat":
-            self.concat_score_weight = _add_scalar_weight(self, "ones", "concat_score_weight")
+            self.concat_score_weight = self.add_weight((), "ones", name="concat_score_weight")
 
     def _calculate_scores(self, query, key):
         """(B, Tq, dim), (B, Tv, dim) -> (B, Tq, Tv)."""

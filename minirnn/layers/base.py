@@ -196,7 +196,7 @@ class Layer:
         shape = () if shape is None else tuple(int(s) for s in shape)
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = np.dtype(dtype or self.dtype)
-        value = np.ascontiguousarray(init(shape, dtype=dtype), dtype=dtype)
+        value = np.array(init(shape, dtype=dtype), dtype=dtype, order="C")  # own, C-ordered copy
         if value.shape != shape:
             raise ValueError(f"initializer for weight '{name}' of {self.name} returned shape "
                              f"{value.shape}; expected {shape}")
