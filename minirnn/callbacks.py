@@ -1,5 +1,6 @@
 """Callbacks for fit/evaluate/predict, with Keras's names: History, ProgbarLogger, EarlyStopping,
 ModelCheckpoint, TerminateOnNaN, LambdaCallback."""
+import inspect
 import math
 import sys
 import time
@@ -53,9 +54,17 @@ class CallbackList(Callback):
 
 
 def _forward(hook):
-    def call_each(self, *args):
+    # As Keras's CallbackList: every hook gets its logs, a dict ({} when there are none), so that
+    # LambdaCallback(on_epoch_begin=lambda epoch, logs: ...) and the like are called as written.
+    arity = len(inspect.signature(getattr(Callback, hook)).parameters) - 1  # without self
+
+    def call_each(self, *args, logs=None):
+        args = list(args)
+        if len(args) == arity:
+            args, logs = args[:-1], args[-1] if logs is None else logs
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
-            getattr(cb, hook)(*args)
+            getattr(cb, hook)(*args, logs)
     return call_each
 
 

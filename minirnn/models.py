@@ -351,13 +351,13 @@ class Model(Layer):
                 raise ValueError(f"model '{self.name}' has not been built yet: call it on data "
                                  f"(or give the first layer an input shape) before summary()")
             return [(f"{l.name} ({type(l).__name__})", "?", l.count_params()) for l in self._layers]
-        rows = []
-        for record in self._records:
+        rows = {}  # one row per layer, as Keras: a shared layer is listed (and counted) once,
+        for record in self._records:  # with the output shape of its last call
             shapes = [tuple(o.shape) for o in flatten(record.outputs)]
             shape = shapes[0] if len(shapes) == 1 else shapes
-            rows.append((f"{record.layer.name} ({type(record.layer).__name__})", str(shape),
-                         record.layer.count_params()))
-        return rows
+            rows.setdefault(id(record.layer), [f"{record.layer.name} ({type(record.layer).__name__})",
+                                               None, record.layer.count_params()])[1] = str(shape)
+        return [tuple(row) for row in rows.values()]
 
     # -- saving -----------------------------------------------------------------------------
     def save_weights(self, filepath):
@@ -411,14 +411,18 @@ class Model(Layer):
                   for i in config["inputs"]]
         produced = []
 
-        def resolve(x):
+        def resolve(x):  # a {"__tensor__": ...} reference is a leaf: map_structure would enter it
             if isinstance(x, dict) and "__tensor__" in x:
                 where = x["__tensor__"]
                 return inputs[where[1]] if where[0] == "input" else flatten(produced[where[1]])[where[2]]
+            if isinstance(x, (list, tuple)):
+                return type(x)(resolve(v) for v in x)
+            if isinstance(x, dict):
+                return {k: resolve(v) for k, v in x.items()}
             return x
         for node in config["nodes"]:
-            args = map_structure(resolve, node["args"])
-            produced.append(layers[node["layer"]](*args, **map_structure(resolve, node["kwargs"])))
+            args = resolve(node["args"])
+            produced.append(layers[node["layer"]](*args, **resolve(node["kwargs"])))
         outputs = [resolve({"__tensor__": o}) for o in config["outputs"]]
         return cls(inputs[0] if config["single_input"] else inputs,
                    outputs[0] if config["single_output"] else outputs, name=config["name"])
