@@ -20,7 +20,7 @@ def load(name):
 def test_every_example_is_tested():
     tested = {"addition", "keras_parity", "bptt_by_hand", "adding_problem", "char_rnn",
               "custom_layer"}
-    assert {p.stem for p in EXAMPLES.glob("*.py")} <= tested | {"seq2seq_attention"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == tested | {"seq2seq_attention"}
 
 
 @pytest.mark.slow
@@ -82,3 +82,34 @@ def test_custom_layer_trains_and_passes_gradcheck():
     assert losses[-1] < 0.5 * losses[0]
     assert worst < 1e-6
     assert minirnn.floatx() == "float32"
+
+
+@pytest.mark.slow
+def test_seq2seq_attention_beats_its_twin_without_attention(tmp_path, capsys):
+    plot = tmp_path / "attention.png"
+    results = load("seq2seq_attention").main(["--samples", "4000", "--epochs", "6", "--units", "48",
+                                              "--verbose", "0", "--plot", str(plot)])
+    assert results["with attention"] >= 0.95
+    assert results["with attention"] > results["without attention"] + 0.1
+    out = capsys.readouterr().out
+    assert "exact-sequence accuracy" in out
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in out
+    else:
+        assert plot.stat().st_size > 0
+
+
+def test_seq2seq_data_is_reversal_with_teacher_forcing():
+    module = load("seq2seq_attention")
+    src, dec_in, target = module.make_data(50, np.random.default_rng(1))
+    for s, d, t in zip(src, dec_in, target):
+        digits = s[s != module.PAD]
+        assert 5 <= len(digits) <= 12
+        assert list(t[:len(digits)]) == list(digits[::-1]) and t[len(digits)] == module.EOS
+        assert d[0] == module.GO and list(d[1:len(digits) + 1]) == list(digits[::-1])
+    assert module.exact_accuracy(target, target) == 1.0
+    wrong = target.copy()
+    wrong[0, 0] = (wrong[0, 0] % 10) + 1
+    assert module.exact_accuracy(wrong, target) == pytest.approx(1 - 1 / 50)
