@@ -154,7 +154,7 @@ class Model(Layer):
 
     def _update_metrics(self, y_true, y_pred):
         for metric in self.compiled_metrics:
-            metric.update_state(_as_list(y_true)[0], _as_list(y_pred)[0].data)
+            metric.update_state(_as_list(y_true)[0], _as_list(y_pred)[0])  # the Tensor: its mask counts
 
     def _reset_metrics(self):
         for metric in self.compiled_metrics:
