@@ -320,7 +320,7 @@ min.__name__ = "min"
 # -- shape and indexing --------------------------------------------------------------------------
 
 @primitive(cast=False)
-def reshape(x, shape):
+def _reshape(x, shape):
     try:
         y = x.reshape(shape)
     except ValueError:
@@ -329,15 +329,25 @@ def reshape(x, shape):
     return y, lambda g: (g.reshape(x.shape),)
 
 
+def reshape(x, shape):
+    """x with a new shape (one dimension may be -1). `shape` is static, never a graph input."""
+    return _reshape(x, shape=shape)
+
+
 @primitive(cast=False)
 def transpose(x, axes=None):
-    inverse = None if axes is None else np.argsort(axes)
+    inverse = None if axes is None else np.argsort([a % x.ndim for a in axes])
     return np.transpose(x, axes), lambda g: (np.transpose(g, inverse),)
 
 
 @primitive(cast=False)
-def expand_dims(x, axis):
+def _expand_dims(x, axis):
     return np.expand_dims(x, axis), lambda g: (g.reshape(x.shape),)
+
+
+def expand_dims(x, axis):
+    """x with a new size-1 axis at `axis` (static, never a graph input)."""
+    return _expand_dims(x, axis=axis)
 
 
 @primitive(cast=False)

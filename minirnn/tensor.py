@@ -282,6 +282,9 @@ def primitive(fn=None, *, cast=True):
         else:
             outputs = (Tensor(value),)
         if needs_grad:
+            if isinstance(value, tuple) and len(value) == 1:
+                # backward passes a lone output's gradient bare; this VJP expects a tuple of them
+                vjp = functools.partial(lambda f, g: f((g,)), vjp)
             node = Node(vjp, inputs, [o.data for o in outputs], fn.__name__)
             for i, out in enumerate(outputs):
                 out.requires_grad, out._node, out._index = True, node, i
