@@ -394,6 +394,8 @@ def _shapes(name, xs):
 def concat(tensors, axis=-1):
     """Join tensors along an existing axis (np.concatenate)."""
     shapes = _shapes("concat", tensors)
+    if any(len(s) == 0 for s in shapes):
+        raise ValueError(f"concat needs tensors of rank >= 1; got shapes {shapes}")
     ref = list(shapes[0])
     for s in shapes[1:]:
         other = list(s)

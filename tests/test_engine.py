@@ -420,6 +420,8 @@ def test_shape_errors_name_expected_and_got():
         ops.reshape(x, (4, 2))
     with pytest.raises(ValueError, match=r"must agree elsewhere; got \[\(2, 3\), \(3, 3\)\]"):
         ops.concat([x, np.ones((3, 3))], axis=1)
+    with pytest.raises(ValueError, match=r"rank >= 1; got shapes \[\(\), \(\)\]"):
+        ops.concat([1.0, 2.0])
     with pytest.raises(ValueError, match=r"one shape; got \[\(2, 3\), \(3, 2\)\]"):
         ops.stack([x, np.ones((3, 2))])
     with pytest.raises(ValueError, match=r"axis 0 of size 2 does not divide into 3"):
