@@ -198,7 +198,7 @@ class SimpleRNNCellMath(_CellMath):
 # LSTM:  [i f g o] = [ra ra act ra](zx + h_prev U);  c = f c_prev + i g;  h = o act(c)
 # --------------------------------------------------------------------------------------------
 
-LSTMCache = namedtuple("LSTMCache", "gates c_prev act_c rec_in mask")
+LSTMCache = namedtuple("LSTMCache", "gates c_prev c rec_in mask")
 
 
 class LSTMCellMath(_CellMath):
@@ -220,14 +220,15 @@ class LSTMCellMath(_CellMath):
         i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
         c = f * c_prev
         c += i * g
-        act_c = self.act(c)
-        h = o * act_c
-        return (h, c), LSTMCache(gates, c_prev, act_c, rec_in, rec_mask)
+        h = o * self.act(c)
+        # act(c) is recomputed in backward: c is kept anyway (the next step's c_prev), so the
+        # cache costs no extra (B, H) array per step
+        return (h, c), LSTMCache(gates, c_prev, c, rec_in, rec_mask)
 
     def step_backward(self, dstates, cache, W_h):
         """dstates (dh, dc) (B, H). Returns (dz, dz, (dh_prev, dc_prev)): dzx is dzh, (B, 4H)."""
         dh, dc = dstates
-        gates, c_prev, act_c = cache.gates, cache.c_prev, cache.act_c
+        gates, c_prev, act_c = cache.gates, cache.c_prev, self.act(cache.c)
         H = dh.shape[1]
         i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
         dc = dc + dh * o * self.dact(act_c)            # both paths into c_t: h = o act(c), and c_t+1

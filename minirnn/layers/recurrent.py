@@ -25,9 +25,12 @@ __all__ = ["SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"]
 
 # -- the fused path ------------------------------------------------------------------------------
 
+_SEGMENT = 256  # timesteps whose input projection is computed (and weight gradients formed) at once
+
 @primitive
-def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask, input_mask, rec_mask,
-              go_backwards, zero_output_for_mask=False, on_bptt=None):
+def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None, rec_mask=None,
+              go_backwards=False, zero_output_for_mask=False, truncate=None, checkpoint=None,
+              last_only=False, on_bptt=None):
     """The whole recurrent layer as one primitive.
 
     x: (B, T, D); w_x: (D, kH); w_h: (H, kH); bias: (kH,), or (2, kH) for GRU reset_after
@@ -35,70 +38,122 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask, input_mask, rec_mask
     time_mask: (B, T) bool or None: masked steps carry the states over and repeat the previous
     output (or give zeros, with zero_output_for_mask). input_mask (B, D) / rec_mask (B, H):
     dropout masks or None.
-    Returns (Y, *final_states): Y (B, T, H) in processing order (reversed if go_backwards).
+    truncate: k or None: the gradient crosses no boundary between processing steps t-1 and t
+    where t is a multiple of k (BPTT truncated to chunks of k steps).
+    checkpoint: s or None: keep only the states every s steps and recompute each segment's
+    caches during backward (memory ~ T/s + s steps of caches instead of T).
+    Returns (Y, *final_states): Y (B, T, H) in processing order (reversed if go_backwards), or
+    with last_only the last output (B, H), so no (B, T, H) output or gradient is ever stored.
     """
     xs = np.swapaxes(x, 0, 1)                                    # (T, B, D)
     if go_backwards:
         xs = xs[::-1]
     if input_mask is not None:
         xs = xs * input_mask
-    T, B, _ = xs.shape
+    T, B, D = xs.shape
+    H = w_h.shape[0]
     b_x, b_h = (bias[0], bias[1]) if bias.ndim == 2 else (bias, None)
-    zx_all = xs @ w_x + b_x                                      # (T, B, kH), hoisted
     masks = None
     if time_mask is not None:
         m = np.swapaxes(time_mask, 0, 1)
         masks = (m[::-1] if go_backwards else m)[:, :, None]    # (T, B, 1)
-    H = w_h.shape[0]
-    ys = np.empty((T, B, H), dtype=zx_all.dtype)
-    states, out_prev, caches = tuple(states0), np.zeros((B, H), zx_all.dtype), []
-    for t in range(T):
-        new_states, cache = cell.step_forward(zx_all[t], states, w_h, b_h, rec_mask)
-        caches.append(cache)
-        if masks is not None:  # masked steps carry state and output over, as Keras does
-            new_states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
-            ys[t] = out_prev = np.where(masks[t], new_states[0], 0 if zero_output_for_mask else out_prev)
-        else:
-            ys[t] = new_states[0]
-        states = new_states
-    y = np.swapaxes(ys, 0, 1)
+    dtype = np.result_type(xs.dtype, w_x.dtype)
+    ys = None if last_only else np.empty((T, B, H), dtype=dtype)
+    # the sequence is processed in segments: the input projection is hoisted out of the time loop
+    # one segment at a time, so its (S, B, kH) buffer never grows with T
+    segment = checkpoint or _SEGMENT
+    starts = list(range(0, T, segment))
+
+    def run(start, states, out_prev, keep):
+        """Forward over one segment from `states`; fills ys. Returns its caches (if keep), the
+        final states and the last output."""
+        stop = min(start + segment, T)
+        zx = xs[start:stop] @ w_x + b_x                          # (S, B, kH), hoisted
+        out = ys[start:stop] if ys is not None else np.empty((stop - start, B, H), dtype)
+        caches = []
+        for t in range(start, stop):
+            new_states, cache = cell.step_forward(zx[t - start], states, w_h, b_h, rec_mask)
+            if keep:
+                caches.append(cache)
+            if masks is not None:  # masked steps carry state and output over, as Keras does
+                new_states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
+                out_prev = np.where(masks[t], new_states[0], 0 if zero_output_for_mask else out_prev)
+                out[t - start] = out_prev
+            else:
+                out[t - start] = out_prev = new_states[0]
+                new_states = (out[t - start],) + new_states[1:]  # one copy of h: a view of out
+            states = new_states
+        if ys is None:  # copies, so the segment's buffer is not kept alive by a view
+            states, out_prev = tuple(np.array(s) for s in states), np.array(out_prev)
+        return caches, states, out_prev
+
+    saved, checkpoints = {}, []
+    states, out_prev = tuple(states0), np.zeros((B, H), dtype)
+    for start in starts:
+        checkpoints.append((states, out_prev))
+        caches, states, out_prev = run(start, states, out_prev, keep=checkpoint is None)
+        if checkpoint is None:
+            saved[start] = caches
 
     def vjp(grads):
-        dys = np.swapaxes(grads[0], 0, 1)                        # (T, B, H)
+        dys = None if last_only else np.swapaxes(grads[0], 0, 1)  # (T, B, H)
+
+        def dy(t):  # the gradient arriving from the output at step t
+            return dys[t] if dys is not None else (grads[0] if t == T - 1 else 0)
         dstates = [np.array(g) for g in grads[1:]]
-        dzx_all = np.empty_like(zx_all)
-        dzh_all = np.empty_like(zx_all)
-        seen = np.empty((T, B, H), dtype=zx_all.dtype)
-        d_out = np.zeros((B, H), dtype=zx_all.dtype)
-        for t in reversed(range(T)):
-            if masks is None:
-                dstates[0] = dstates[0] + dys[t]                 # gradient from the output at t
-                d_step = dstates
+        d_out = np.zeros((B, H), dtype=dtype)
+        seen = np.empty((T, B, H), dtype=dtype)
+        dxs = np.empty((T, B, D), dtype=dtype)
+        dw_x, dw_h = np.zeros_like(w_x), np.zeros_like(w_h)
+        db = np.zeros((2,) + bias.shape[-1:] if bias.ndim == 2 else bias.shape, dtype=dtype)
+        for s in reversed(range(len(starts))):
+            start = starts[s]
+            if checkpoint is None:
+                caches = saved[start]                            # kept: a second backward may come
+            else:                                                # recompute this segment
+                caches, _, _ = run(start, *checkpoints[s], keep=True)
+            dz, dzh = np.empty((len(caches), B, w_x.shape[1]), dtype=dtype), None
+            for t in reversed(range(start, start + len(caches))):
+                if masks is None:
+                    dstates[0] = dstates[0] + dy(t)              # gradient from the output at t
+                    d_step = dstates
+                else:
+                    m = masks[t]
+                    d_out = d_out + dy(t)
+                    d_step = [np.where(m, ds, 0) for ds in dstates]
+                    d_step[0] = d_step[0] + np.where(m, d_out, 0)
+                    carried = [np.where(m, 0, ds) for ds in dstates]
+                    d_out = np.where(m, 0, d_out) if not zero_output_for_mask else d_out * 0
+                seen[t] = d_step[0]
+                dzx_t, dzh_t, dprev = cell.step_backward(tuple(d_step), caches[t - start], w_h)
+                dz[t - start] = dzx_t
+                if dzh_t is not dzx_t:
+                    if dzh is None:
+                        dzh = np.empty_like(dz)
+                    dzh[t - start] = dzh_t
+                dstates = list(dprev) if masks is None else [p + c for p, c in zip(dprev, carried)]
+                if truncate and t and t % truncate == 0:         # a chunk boundary: cut the gradient
+                    dstates = [np.zeros_like(d) for d in dstates]
+                    d_out = d_out * 0
+            dzh = dz if dzh is None else dzh
+            stop = start + len(caches)
+            dw_x += xs[start:stop].reshape(-1, D).T @ dz.reshape(-1, dz.shape[-1])  # one matmul
+            dw_h += cell.kernel_grad(caches, dzh)                                  # per segment
+            if bias.ndim == 2:
+                db[0] += dz.sum(axis=(0, 1))
+                db[1] += dzh.sum(axis=(0, 1))
             else:
-                m = masks[t]
-                d_out = d_out + dys[t]
-                d_step = [np.where(m, ds, 0) for ds in dstates]
-                d_step[0] = d_step[0] + np.where(m, d_out, 0)
-                carried = [np.where(m, 0, ds) for ds in dstates]
-                d_out = 0 if zero_output_for_mask else np.where(m, 0, d_out)
-            seen[t] = d_step[0]
-            dzx_all[t], dzh_all[t], dprev = cell.step_backward(tuple(d_step), caches[t], w_h)
-            dstates = list(dprev) if masks is None else [p + c for p, c in zip(dprev, carried)]
+                db += dz.sum(axis=(0, 1))
+            dxs[start:stop] = dz @ w_x.T
         if on_bptt is not None:
             on_bptt(seen)
-        D = xs.shape[-1]
-        dw_x = xs.reshape(-1, D).T @ dzx_all.reshape(T * B, -1)   # one matmul for all steps
-        dw_h = cell.kernel_grad(caches, dzh_all)
-        db = dzx_all.sum(axis=(0, 1))
-        if bias.ndim == 2:
-            db = np.stack([db, dzh_all.sum(axis=(0, 1))])
-        dxs = dzx_all @ w_x.T
         if input_mask is not None:
-            dxs = dxs * input_mask
+            dxs *= input_mask
         if go_backwards:
             dxs = dxs[::-1]
         return (np.swapaxes(dxs, 0, 1), dw_x, dw_h, db) + tuple(dstates)
 
+    y = out_prev.copy() if last_only else np.swapaxes(ys, 0, 1)
     return (y,) + tuple(states), vjp
 
 
@@ -142,7 +197,16 @@ def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
 # -- the layers ----------------------------------------------------------------------------------
 
 class RNN(Layer):
-    """Shared machinery of SimpleRNN, LSTM and GRU: weights, states, masks, dropout, both paths."""
+    """Shared machinery of SimpleRNN, LSTM and GRU: weights, states, masks, dropout, both paths.
+
+    Besides Keras's arguments:
+    recompute: False, True or a segment length s. When on, the fused path keeps only the states
+        every s steps (s = ceil(sqrt(T)) for True) and recomputes each segment's caches during
+        backward: activation memory ~ sqrt(T) steps instead of T, for about one more forward pass.
+        Gradients are those of the plain path.
+    truncate_bptt: None or k. Truncated BPTT: the gradient does not cross from processing step t to
+        step t-1 where t is a multiple of k, so it travels at most k steps back within each chunk.
+    """
     gates = 1
     n_states = 1
     supports_masking = True
@@ -151,7 +215,8 @@ class RNN(Layer):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, dropout=0.0,
-                 recurrent_dropout=0.0, seed=None, zero_output_for_mask=False, **kwargs):
+                 recurrent_dropout=0.0, seed=None, zero_output_for_mask=False, recompute=False,
+                 truncate_bptt=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{type(self).__name__} expects a positive int `units`; got {units!r}")
@@ -173,6 +238,12 @@ class RNN(Layer):
         # SeedGenerator); unseeded layers draw from the shared generator at call time
         self._rng = generator(seed) if seed is not None else None
         self.zero_output_for_mask = zero_output_for_mask
+        if not (isinstance(recompute, bool) or isinstance(recompute, (int, np.integer)) and recompute > 0):
+            raise ValueError(f"recompute must be a bool or a positive segment length; got {recompute!r}")
+        if truncate_bptt is not None and not (isinstance(truncate_bptt, (int, np.integer))
+                                              and truncate_bptt > 0):
+            raise ValueError(f"truncate_bptt must be None or a positive int; got {truncate_bptt!r}")
+        self.recompute, self.truncate_bptt = recompute, truncate_bptt
         self.states = None
         self._bptt = None
         self._bptt_call = None
@@ -263,17 +334,26 @@ class RNN(Layer):
         self._bptt, self._unrolled_states, self._bptt_call = None, None, None
         if self.unroll or not self._fused_available():
             seq, states = self._run_unrolled(inputs, states0, bias, mask, input_mask, rec_mask)
+            output = seq if self.return_sequences else seq[:, -1]
         else:
             outs = fused_rnn(inputs, self.kernel, self.recurrent_kernel, bias, *states0,
                              cell=self._cell_math(), time_mask=mask, input_mask=input_mask,
                              rec_mask=rec_mask, go_backwards=self.go_backwards,
                              zero_output_for_mask=self.zero_output_for_mask,
-                             on_bptt=self._bptt_recorder())
-            seq, states = outs[0], list(outs[1:])
+                             truncate=self.truncate_bptt, checkpoint=self._checkpoint(T),
+                             last_only=not self.return_sequences, on_bptt=self._bptt_recorder())
+            output, states = outs[0], list(outs[1:])
         if self.stateful and not is_tracing():
             self.states = [s.data.copy() for s in states]
-        output = seq if self.return_sequences else seq[:, -1]
         return [output] + states if self.return_state else output
+
+    def _checkpoint(self, timesteps):
+        """Segment length between stored states when recomputing: about sqrt(T), or as given."""
+        if self.recompute is False:
+            return None
+        if self.recompute is True:
+            return max(1, int(np.ceil(np.sqrt(timesteps))))
+        return int(self.recompute)
 
     def compute_mask(self, inputs, mask=None):
         out_mask = mask if self.return_sequences else None
@@ -337,7 +417,10 @@ class RNN(Layer):
         T = inputs.shape[1]
         order = range(T - 1, -1, -1) if self.go_backwards else range(T)
         states, out_prev, outputs, raw_hs = list(states0), None, [], []
-        for t in order:
+        for i, t in enumerate(order):
+            if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
+                states = [s.detach() for s in states]
+                out_prev = None if out_prev is None else out_prev.detach()
             new = self._step(zx[:, t], states, self.recurrent_kernel, b_h, rec_mask,
                              self.activation, self.recurrent_activation, self.reset_after)
             if new[0].requires_grad:
@@ -368,6 +451,7 @@ class RNN(Layer):
             "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
             "zero_output_for_mask": self.zero_output_for_mask,
+            "recompute": self.recompute, "truncate_bptt": self.truncate_bptt,
         })
         if self.gates > 1:
             config["recurrent_activation"] = ract
@@ -480,6 +564,14 @@ class Bidirectional(Layer):
         if self.return_state:
             return (output if merge is None else [output]) + list(fw_states) + list(bw_states)
         return output
+
+    def _checkpoint(self, timesteps):
+        """Segment length between stored states when recomputing: about sqrt(T), or as given."""
+        if self.recompute is False:
+            return None
+        if self.recompute is True:
+            return max(1, int(np.ceil(np.sqrt(timesteps))))
+        return int(self.recompute)
 
     def compute_mask(self, inputs, mask=None):
         out_mask = mask if self.return_sequences else None
