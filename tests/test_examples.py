@@ -20,7 +20,7 @@ def load(name):
 def test_every_example_is_tested():
     tested = {"addition", "keras_parity", "bptt_by_hand", "adding_problem", "char_rnn",
               "custom_layer"}
-    assert {p.stem for p in EXAMPLES.glob("*.py")} == tested | {"seq2seq_attention"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == tested | {"seq2seq_attention", "stateful_chunks"}
 
 
 @pytest.mark.slow
@@ -113,3 +113,9 @@ def test_seq2seq_data_is_reversal_with_teacher_forcing():
     wrong = target.copy()
     wrong[0, 0] = (wrong[0, 0] % 10) + 1
     assert module.exact_accuracy(wrong, target) == pytest.approx(1 - 1 / 50)
+
+
+def test_stateful_chunks_carry_state_across_chunks(capsys):
+    results = load("stateful_chunks").main(["--length", "3000", "--epochs", "3", "--truncate", "25"])
+    assert results[True] < 0.7 * results[False], results
+    assert "final loss: stateful" in capsys.readouterr().out
