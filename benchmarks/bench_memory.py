@@ -8,7 +8,8 @@
 The model and step are bench_rnn's (`RNN(units) -> Dense(1)`, MSE, Adam, float32, same weights
 in every framework; minirnn is the fused path unless `minirnn-unrolled` is asked for). Each
 (framework, T) runs in its own fresh subprocess, which builds the model and then measures the
-first training step:
+first training step (JAX's step is compiled ahead of time when the model is built, and
+TensorFlow's tf.function traced then; TensorFlow still optimises its graph on the first call):
 
     step peak = ru_maxrss after the step - RSS just before it
 
@@ -21,7 +22,8 @@ TensorFlow and JAX includes tracing and compiling; that, like every other consta
 
     KB per timestep = (step peak at T2 - step peak at T1) / (T2 - T1)
 
-the activation memory BPTT keeps per timestep. For minirnn the NumPy + Python heap peak seen by
+the activation memory BPTT keeps per timestep. A slope near zero (or negative) would say that a
+framework's per-timestep memory is below the run-to-run noise of its step's other allocations. For minirnn the NumPy + Python heap peak seen by
 tracemalloc (a second step, in the same subprocess) is given as well.
 
 --minirnn-kwargs passes keyword arguments to the minirnn layer (e.g. a future recompute or

@@ -299,8 +299,8 @@ def main(argv=None):
         log(f"note: cpu/wall above {args.threads} for {', '.join(hot)}: it computed on more than "
             f"--threads={args.threads} threads at once somewhere")
     if spread:
-        log(f"note: {', '.join(spread)} spread its work over more than {args.threads} thread(s) "
-            f"taking turns (cpu/wall stayed at or below {args.threads})")
+        log(f"note: the work of {', '.join(spread)} was spread over more than {args.threads} "
+            f"thread(s) taking turns (cpu/wall stayed at or below {args.threads})")
     log(f"total {info['wall_s']:.0f} s; load average at start {info.get('loadavg_start')}, "
         f"at end {info.get('loadavg_end')}")
     if args.json:
