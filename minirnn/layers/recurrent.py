@@ -68,7 +68,8 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         """Forward over one segment from `states`; fills ys. Returns its caches (if keep), the
         final states and the last output."""
         stop = min(start + segment, T)
-        zx = xs[start:stop] @ w_x + b_x                          # (S, B, kH), hoisted
+        zx = (xs[start:stop].reshape(-1, D) @ w_x).reshape(stop - start, B, -1)  # one GEMM
+        zx += b_x                                                # (S, B, kH), hoisted
         out = ys[start:stop] if ys is not None else np.empty((stop - start, B, H), dtype)
         caches = []
         for t in range(start, stop):
