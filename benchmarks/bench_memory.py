@@ -59,6 +59,8 @@ def parse_args(argv=None):
     ap.add_argument("--features", type=int, default=8)
     ap.add_argument("--units", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="do not restrict each measuring process to --threads CPUs")
     ap.add_argument("--minirnn-kwargs", default="{}",
                     help='JSON keyword arguments for the minirnn layer, e.g. \'{"recompute": true}\'')
     ap.add_argument("--no-tracemalloc", action="store_true",
@@ -128,6 +130,8 @@ def _maxrss_kb():
 
 def worker(args):
     threadenv.set_thread_env(args.threads)
+    if args.pin:
+        threadenv.pin_cpus(args.threads)
     threadenv.repo_root()
     import gc
     import math
@@ -190,6 +194,8 @@ def measure(args, fw, T):
            "--minirnn-kwargs", json.dumps(args.minirnn_kwargs)]
     if args.no_tracemalloc:
         cmd.append("--no-tracemalloc")
+    if not args.pin:
+        cmd.append("--no-pin")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:

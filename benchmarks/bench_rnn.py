@@ -16,7 +16,9 @@ Peers that are not installed are skipped with a note (`pip install ".[bench]"`; 
 setup.cfg). All start from the same weights and batch; the first step's loss is checked to agree.
 
 Method: everything runs in ONE process with the same thread count (one by default: --threads),
-set before any library is imported. For each config and cell every framework is built and warmed
+set before any library is imported (thread env vars, torch.set_num_threads, TF's intra/inter-op
+threads, XLA_FLAGS), and the process is pinned to that many CPUs (--no-pin to leave it free):
+jaxlib's XLA runtime ignores its thread flags and runs a thread per core, two of them busy at once. For each config and cell every framework is built and warmed
 up (compilation happens there), then the frameworks take turns, one step each, round-robin, with
 the order rotated every repetition, so that load on the machine falls on all alike. The table gives
 the median over --repeats steps, its ratio to minirnn fused (>1: slower than minirnn fused), and
@@ -65,6 +67,9 @@ def parse_args(argv=None):
                     help="comma list of small, medium, large, long, or BxTxDxH (e.g. 8x20x4x16); "
                          "default: all four (quick: small,long)")
     ap.add_argument("--threads", type=int, default=1, help="threads for every framework (1)")
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="do not restrict the process to --threads CPUs (by default it is, so "
+                         "that no framework computes on more cores than --threads)")
     ap.add_argument("--minirnn-kwargs", default="{}",
                     help='JSON keyword arguments for the minirnn layer, e.g. \'{"recompute": true}\'')
     ap.add_argument("--no-floor", action="store_true", help="skip the matrix-product floor")
@@ -248,6 +253,7 @@ def machine_info():
 def main(argv=None):
     args = parse_args(argv)
     threadenv.set_thread_env(args.threads)
+    cpus = threadenv.pin_cpus(args.threads) if args.pin else None
     threadenv.repo_root()
     import json
     import time
@@ -271,8 +277,10 @@ def main(argv=None):
     info["versions"] = peers.versions(frameworks)
     from minirnn import blas
     info["numpy_blas_threads"] = blas.get_blas_threads()
-    log(f"bench_rnn: ms per training step (forward + BPTT + Adam), float32, threads={args.threads}, "
-        f"median of {args.repeats} after {args.warmup} warm-up, round-robin")
+    info["pinned_cpus"] = cpus
+    pinned = f" pinned to CPU {','.join(map(str, cpus))}" if cpus else ""
+    log(f"bench_rnn: ms per training step (forward + BPTT + Adam), float32, threads={args.threads}"
+        f"{pinned}, median of {args.repeats} after {args.warmup} warm-up, round-robin")
     log("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
         + f"; cpu: {info.get('cpu')} x{info['cpus']}, OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}"
         + (f"; minirnn layer kwargs {minirnn_kwargs}" if minirnn_kwargs else ""))

@@ -33,6 +33,20 @@ def set_thread_env(threads):
     return threads
 
 
+def pin_cpus(n):
+    """Restrict this process, and every thread it starts later, to n CPUs (Linux); returns the
+    CPUs chosen, or None where affinity cannot be set. Call it before any library starts a thread
+    pool: pools sized from the CPU count (XLA's, whose thread settings jaxlib no longer honours
+    fully) then get n threads, and no framework can compute on more than n cores whatever it
+    starts. The last n allowed CPUs are taken (CPU 0 tends to carry more interrupts)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    chosen = set(allowed[-n:]) if 0 < n < len(allowed) else set(allowed)
+    os.sched_setaffinity(0, chosen)
+    return sorted(chosen)
+
+
 def repo_root():
     """The checkout this file lies in; put first on sys.path so its minirnn is the one measured."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
