@@ -234,17 +234,20 @@ def main(argv=None):
     results = {}
     for fw in frameworks:
         results[fw] = [measure(args, fw, T) for T in args.timesteps]
+    def label_of(fw):
+        return LABELS[fw] + (" " + json.dumps(args.minirnn_kwargs, separators=(",", ":"))
+                             if fw.startswith("minirnn") and args.minirnn_kwargs else "")
+    width = max([20] + [len(label_of(fw)) for fw in frameworks])
     tcols = " ".join(f"{'T=' + str(T) + ' MB':>13}" for T in args.timesteps)
-    log(f"{'framework':<20} {tcols} {'KB/timestep':>12} {'step s (T=' + str(T2) + ')':>17}"
+    log(f"{'framework':<{width}} {tcols} {'KB/timestep':>12} {'step s (T=' + str(T2) + ')':>17}"
         f"  {'tracemalloc KB/timestep':>23}")
     summary = {}
     for fw in frameworks:
         runs = results[fw]
-        label = LABELS[fw] + (" " + json.dumps(args.minirnn_kwargs, separators=(",", ":"))
-                              if fw.startswith("minirnn") and args.minirnn_kwargs else "")
+        label = label_of(fw)
         errors = [r["error"] for r in runs if "error" in r]
         if errors:
-            log(f"{label:<20} failed: {errors[0]}")
+            log(f"{label:<{width}} failed: {errors[0]}")
             summary[fw] = {"error": errors[0], "runs": runs}
             continue
         first, last = runs[0], runs[-1]
@@ -257,7 +260,7 @@ def main(argv=None):
             tm = f"{entry['tracemalloc_kb_per_timestep']:.3f}"
         summary[fw] = entry
         mbs = " ".join(f"{r['peak_kb'] / 1024:>13.1f}" for r in runs)
-        log(f"{label:<20} {mbs} {per_t:>12.3f} {last['step_s']:>17.2f}  {tm:>23}")
+        log(f"{label:<{width}} {mbs} {per_t:>12.3f} {last['step_s']:>17.2f}  {tm:>23}")
     log(f"reference: {reference_kb(args.cell, args.batch, args.units):.3f} KB/timestep keeps "
         f"h{', c' if args.cell == 'LSTM' else ''} and the gate outputs in float32 "
         f"(what BPTT needs without recomputation)")
