@@ -11,7 +11,7 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "tanh",
     "sigmoid", "relu", "softplus", "softmax", "log_softmax", "sum", "mean", "max", "min",
     "reshape", "transpose", "expand_dims", "squeeze", "getitem", "concat", "stack", "split",
-    "where", "maximum", "minimum", "clip", "einsum", "square", "identity", "cast",
+    "where", "maximum", "minimum", "clip", "einsum", "square", "identity", "cast", "unstack",
 ]
 
 _py_max = max  # the names sum/abs/max/min/pow are minirnn ops below
@@ -90,7 +90,8 @@ def _check_matmul(a_shape, b_shape):
         raise ValueError(f"matmul: shapes {a_shape} and {b_shape} are incompatible: "
                          f"expected a.shape[-1] == b.shape[-2], got {k_a} != {k_b}")
     try:
-        np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+        if len(a_shape) > 2 and len(b_shape) > 2:
+            np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of shapes {a_shape} and {b_shape} "
                          f"do not broadcast") from None
@@ -416,6 +417,21 @@ def stack(tensors, axis=0):
     if len(set(shapes)) != 1:
         raise ValueError(f"stack needs tensors of one shape; got {shapes}")
     return _stack(*tensors, axis=axis)
+
+
+@primitive
+def _unstack(x, axis):
+    parts = tuple(np.moveaxis(x, axis, 0))
+    return parts, lambda gs: (np.stack(gs, axis=axis),)
+
+
+def unstack(x, axis=0):
+    """The slices of x along `axis`, as a tuple (one node; its VJP stacks the gradients once,
+    where indexing each slice would scatter into a full-size zero array per slice)."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("unstack needs a tensor of rank >= 1; got a scalar")
+    return _unstack(x, axis=axis)
 
 
 @primitive

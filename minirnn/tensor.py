@@ -52,10 +52,12 @@ class FreedGraphError(ValueError, RuntimeError):
 
 class Node:
     """One recorded primitive call: its VJP, its inputs, and bookkeeping for its outputs."""
-    __slots__ = ("vjp", "inputs", "out_shapes", "out_dtypes", "retained", "name", "__weakref__")
+    __slots__ = ("vjp", "inputs", "out_shapes", "out_dtypes", "retained", "name", "multi",
+                 "__weakref__")
 
-    def __init__(self, vjp, inputs, outputs, name):
+    def __init__(self, vjp, inputs, outputs, name, multi=False):
         self.vjp = vjp
+        self.multi = multi  # the VJP takes a tuple of output gradients
         self.inputs = inputs
         self.out_shapes = [o.shape for o in outputs]
         self.out_dtypes = [o.dtype for o in outputs]
@@ -207,7 +209,7 @@ def _backpropagate(root, index, grad, retain_graph):
             for i, kept in node.retained.items():
                 if out_grads[i] is not None:
                     _accumulate(kept, out_grads[i])
-        if len(out_grads) == 1:
+        if not node.multi:
             in_grads = node.vjp(out_grads[0])
         else:
             # an output nobody used contributes a zero gradient
@@ -225,6 +227,14 @@ def _backpropagate(root, index, grad, retain_graph):
             node.vjp = None
             node.inputs = None
             node.retained = None  # break the node <-> retained-tensor cycle so no gc is needed
+
+
+def _wrap(array):
+    """A Tensor around a fresh ndarray result, skipping the checks of Tensor()."""
+    t = Tensor.__new__(Tensor)
+    t.data, t.grad, t.requires_grad, t._node, t._index, t.name, t._mask = \
+        array if isinstance(array, np.ndarray) else np.asarray(array), None, False, None, 0, None, None
+    return t
 
 
 def as_tensor(value, dtype=None):
@@ -268,7 +278,9 @@ def primitive(fn=None, *, cast=True):
                                 f"arguments; got {len(args)}")
             static.update(zip(static_names, args[n_inputs:]))
             args = args[:n_inputs]
-        if cast:
+        if cast and all(type(a) is Tensor and a.data.dtype.kind == "f" for a in args):
+            inputs = args                                        # the common case, kept fast
+        elif cast:
             dtype = _float_dtype(args)
             inputs = [a if isinstance(a, Tensor) and a.data.dtype.kind in "fb"
                       else Tensor(np.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype))
@@ -277,15 +289,10 @@ def primitive(fn=None, *, cast=True):
             inputs = [as_tensor(a) for a in args]
         value, vjp = fn(*(t.data for t in inputs), **static)
         needs_grad = _GRAD_ENABLED and any(t.requires_grad for t in inputs)
-        if isinstance(value, tuple):
-            outputs = tuple(Tensor(v) for v in value)
-        else:
-            outputs = (Tensor(value),)
+        multi = isinstance(value, tuple)
+        outputs = tuple(map(_wrap, value)) if multi else (_wrap(value),)
         if needs_grad:
-            if isinstance(value, tuple) and len(value) == 1:
-                # backward passes a lone output's gradient bare; this VJP expects a tuple of them
-                vjp = functools.partial(lambda f, g: f((g,)), vjp)
-            node = Node(vjp, inputs, [o.data for o in outputs], fn.__name__)
+            node = Node(vjp, inputs, [o.data for o in outputs], fn.__name__, multi)
             for i, out in enumerate(outputs):
                 out.requires_grad, out._node, out._index = True, node, i
         return outputs if isinstance(value, tuple) else outputs[0]

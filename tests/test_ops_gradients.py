@@ -219,6 +219,25 @@ def _split(x, sections, axis, used):
     return tuple(parts[i] for i in used)
 
 
+@st.composite
+def unstacks(draw):
+    """unstack along an axis; only some slices are used (the rest must get zero gradient)."""
+    shape, axis = draw(shape_and_axis(min_dims=1, max_side=4))
+    used = draw(st.lists(st.integers(0, shape[axis] - 1), min_size=1, max_size=3, unique=True))
+    seed = draw(st.integers(0, 2 ** 16))
+    return [np.random.default_rng(seed).standard_normal(shape)], {"axis": axis, "used": used}
+
+
+def _unstack(x, axis, used):
+    parts = ops.unstack(x, axis=axis)
+    return tuple(parts[i] for i in used)
+
+
+def _np_unstack(x, axis, used):
+    parts = list(np.moveaxis(x, axis, 0))
+    return tuple(parts[i] for i in used)
+
+
 def _np_split(x, sections, axis, used):
     parts = np.split(x, sections, axis=axis)
     return tuple(parts[i] for i in used)
@@ -267,6 +286,7 @@ OPS = [
     Op("stack", lambda *xs, axis: ops.stack(xs, axis=axis),
        lambda *xs, axis: np.stack(xs, axis=axis), joins(new_axis=True)),
     Op("split", _split, _np_split, splits()),
+    Op("unstack", _unstack, _np_unstack, unstacks()),
     Op("where", lambda x, y, condition: ops.where(condition, x, y),
        lambda x, y, condition: np.where(condition, x, y), wheres()),
     Op("maximum", ops.maximum, np.maximum, no_ties()),

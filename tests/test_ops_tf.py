@@ -209,6 +209,7 @@ ROWS += [
         lambda *xs, axis: tf.stack(xs, axis=axis), arrays((2, 3), (2, 3), axis=-1)),
     Row("split", ops.split, tf_split, arrays((6, 4), indices_or_sections=3, axis=0)),
     Row("split_indices", ops.split, tf_split, arrays((2, 5), indices_or_sections=[1, 3], axis=-1)),
+    Row("unstack", ops.unstack, lambda x, axis: tf.unstack(x, axis=axis), arrays((2, 3, 4), axis=1)),
     Row("where", lambda x, y, condition: ops.where(condition, x, y),
         lambda x, y, condition: tf.where(condition, x, y), where_inputs((3, 4), (3, 4), (3, 4))),
     Row("where_broadcast", lambda x, y, condition: ops.where(condition, x, y),
@@ -238,7 +239,7 @@ ROWS += [
 COVERED = {"add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "tanh",
            "sigmoid", "relu", "softplus", "softmax", "log_softmax", "sum", "mean", "max", "min",
            "reshape", "transpose", "expand_dims", "squeeze", "getitem", "concat", "stack", "split",
-           "where", "maximum", "minimum", "clip", "einsum", "square", "identity"}
+           "unstack", "where", "maximum", "minimum", "clip", "einsum", "square", "identity"}
 
 
 def test_table_covers_every_op():
