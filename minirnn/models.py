@@ -12,7 +12,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import saving
-from .layers.base import Input, Layer, SymbolicTensor, flatten, map_structure
+from .layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
 from .random import generator
 from .tensor import Tensor, no_grad
 
@@ -88,7 +88,7 @@ class Model(Layer):
             raise ValueError(f"the outputs depend on Input tensors {unknown} that are not among "
                              f"the model's inputs {[i.name for i in self.inputs]}")
         self._records = order
-        self.layers = _unique_layers(r.layer for r in order)
+        self.layers = unique_by_identity(r.layer for r in order)
         self.built = True
 
     def call(self, inputs, training=None):
@@ -562,15 +562,6 @@ def _layer_from_config(spec, custom_objects=None):
     if cls is None:
         raise ValueError(f"Unknown layer class {spec['class_name']!r}; pass it in custom_objects")
     return cls.from_config(dict(spec["config"]))
-
-
-def _unique_layers(layers):
-    seen, out = set(), []
-    for layer in layers:
-        if id(layer) not in seen:
-            seen.add(id(layer))
-            out.append(layer)
-    return out
 
 
 def _walk_layers(layer):

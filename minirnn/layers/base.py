@@ -176,17 +176,17 @@ class Layer:
     @property
     def trainable_weights(self):
         own = [w for w, t in self._own_weights if t and self._trainable]
-        return _unique(own + [w for l in self._layers for w in l.trainable_weights])
+        return unique_by_identity(own + [w for l in self._layers for w in l.trainable_weights])
 
     @property
     def non_trainable_weights(self):
         own = [w for w, t in self._own_weights if not (t and self._trainable)]
-        return _unique(own + [w for l in self._layers for w in l.non_trainable_weights])
+        return unique_by_identity(own + [w for l in self._layers for w in l.non_trainable_weights])
 
     @property
     def weights(self):
         own = [w for w, t in self._own_weights if t] + [w for w, t in self._own_weights if not t]
-        return _unique(own + [w for l in self._layers for w in l.weights])
+        return unique_by_identity(own + [w for l in self._layers for w in l.weights])
 
     trainable_variables = trainable_weights
     variables = weights
@@ -365,10 +365,11 @@ class _Shaped:
         self.shape = tuple(shape)
 
 
-def _unique(weights):
+def unique_by_identity(items):
+    """items without repeats, in first-seen order (compared by identity: Tensors compare by value)."""
     seen, out = set(), []
-    for w in weights:
-        if id(w) not in seen:
-            seen.add(id(w))
-            out.append(w)
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
     return out
