@@ -429,11 +429,16 @@ class MeanAbsoluteError(LossFunctionWrapper):
         return Loss.get_config(self)
 
 
-class BinaryCrossentropy(LossFunctionWrapper):
+class _SmoothedCrossentropy(LossFunctionWrapper):
+    """Binary and categorical crossentropy: from_logits, label_smoothing and axis."""
+    function = None  # set by each subclass
+
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
-        super().__init__(binary_crossentropy, name=name, reduction=reduction, dtype=dtype,
-                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+                 reduction="sum_over_batch_size", name=None, dtype=None):
+        function = type(self).function
+        super().__init__(function, name=name or function.__name__, reduction=reduction,
+                         dtype=dtype, from_logits=from_logits, label_smoothing=label_smoothing,
+                         axis=axis)
         self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
 
     def get_config(self):
@@ -443,18 +448,12 @@ class BinaryCrossentropy(LossFunctionWrapper):
         return config
 
 
-class CategoricalCrossentropy(LossFunctionWrapper):
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
-        super().__init__(categorical_crossentropy, name=name, reduction=reduction, dtype=dtype,
-                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+class BinaryCrossentropy(_SmoothedCrossentropy):
+    function = staticmethod(binary_crossentropy)
 
-    def get_config(self):
-        config = Loss.get_config(self)
-        config.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing,
-                      axis=self.axis)
-        return config
+
+class CategoricalCrossentropy(_SmoothedCrossentropy):
+    function = staticmethod(categorical_crossentropy)
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
