@@ -254,6 +254,92 @@ def test_steps_leave_inputs_and_caches_untouched(name, mask_kind):
 
 
 # ------------------------------------------------------------------------------------------------
+# A whole segment at once (forward_segment, backward_segment: what the fused op runs) == the steps
+# ------------------------------------------------------------------------------------------------
+
+def segment_problem(cell, B, H, T, seed, mask_kind, use_bh, dtype=np.float64):
+    p = make_problem(cell, B, H, T, seed, mask_kind, use_bh, dtype)
+    if p["rec_masks"] is not None:
+        p["rec_masks"] = [p["rec_masks"][0]] * T      # the layer draws one mask for all steps
+    return p
+
+
+def run_segment(cell, p, with_dys, cuts, cache=None):
+    """forward_segment (or the given cache), then backward_segment and kernel_grad."""
+    out = np.empty(p["R1"].shape, p["Zx"].dtype)
+    final = None
+    if cache is None:
+        mask = None if p["rec_masks"] is None else p["rec_masks"][0]
+        final, cache = cell.forward_segment(p["Zx"].copy(), p["states0"], p["W_h"], p["b_h"], mask,
+                                            out)               # zx may be overwritten: a copy
+    seen = np.empty(p["R1"].shape, p["Zx"].dtype)
+    dzx, dzh, dstates0 = cell.backward_segment(list(p["R2"]), p["R1"] if with_dys else None, cache,
+                                               p["W_h"], seen, cuts)
+    return dict(H=out, final=final, dzx=dzx, dzh=dzh, dstates0=dstates0, seen=seen,
+                dW_h=cell.kernel_grad(cache, dzh)), cache
+
+
+def run_steps(cell, p, with_dys, cuts):
+    """The same from step_forward and step_backward, one step at a time."""
+    H_seq, final, caches = cells.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"],
+                                                      p["b_h"], p["rec_masks"])
+    T, dstates = len(caches), tuple(p["R2"])
+    dzx, dzh, seen = [None] * T, [None] * T, [None] * T
+    for t in reversed(range(T)):
+        if with_dys:
+            dstates = (dstates[0] + p["R1"][t],) + dstates[1:]
+        seen[t] = dstates[0]
+        dzx[t], dzh[t], dstates = cell.step_backward(dstates, caches[t], p["W_h"])
+        if t in cuts:
+            dstates = tuple(np.zeros_like(d) for d in dstates)
+    dzh = np.stack(dzh)
+    return dict(H=H_seq, final=final, dzx=np.stack(dzx), dzh=dzh, dstates0=dstates,
+                seen=np.stack(seen), dW_h=cell.kernel_grad(caches, dzh))
+
+
+def assert_results_close(got, want, **tol):
+    for key in want:
+        pairs = zip(got[key], want[key]) if key in ("final", "dstates0") else [(got[key], want[key])]
+        for g, w in pairs:
+            np.testing.assert_allclose(g, w, err_msg=key, **tol)
+
+
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("name", CELLS)
+@given(**shapes, with_dys=st.booleans(), cuts=st.sets(st.integers(0, 3)))
+def test_segment_matches_the_steps(name, mask_kind, B, H, T, seed, use_bh, with_dys, cuts):
+    cell = CELLS[name]()
+    p = segment_problem(cell, B, H, T, seed, mask_kind, use_bh)
+    got, _ = run_segment(cell, p, with_dys, cuts)
+    # to rounding: sigmoid may be 0.5 tanh(x / 2) + 0.5, and products are grouped differently
+    assert_results_close(got, run_steps(cell, p, with_dys, cuts), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("name", CELLS)
+def test_segment_float32_and_backward_twice(name, mask_kind):
+    """float32 stays float32 and agrees with float64; a second backward_segment over the same cache
+    (a second backward pass through the layer) gives the same numbers; inputs are untouched."""
+    cell = CELLS[name]()
+    p32 = segment_problem(cell, 3, 4, 5, 7, mask_kind, True, dtype=np.float32)
+    before = {k: [np.copy(a) for a in (v if isinstance(v, (list, tuple)) else [v])]
+              for k, v in p32.items() if v is not None}
+    got, cache = run_segment(cell, p32, True, {2})
+    arrays = [got["H"], *got["final"], got["dzx"], got["dzh"], *got["dstates0"], got["seen"],
+              got["dW_h"]]
+    assert all(a.dtype == np.float32 for a in arrays), [a.dtype for a in arrays]
+    again, _ = run_segment(cell, p32, True, {2}, cache=cache)
+    for key in ("dzx", "dzh", "seen", "dW_h"):
+        np.testing.assert_array_equal(again[key], got[key], err_msg=key)
+    for k, arrays_before in before.items():
+        now = p32[k] if isinstance(p32[k], (list, tuple)) else [p32[k]]
+        for a, b in zip(now, arrays_before):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+    want = run_steps(cell, segment_problem(cell, 3, 4, 5, 7, mask_kind, True), True, {2})
+    assert_results_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
 # float32 stays float32
 # ------------------------------------------------------------------------------------------------
 

@@ -129,6 +129,18 @@ def _rec_matmul_back(dz, W, mask):
     return dx.sum(axis=0)
 
 
+def _rec_matmul_back_into(dz, W_h, W_hT, mask, out):
+    """_rec_matmul_back(dz, W_h, mask) written into out (B, H); W_hT is W_h.T made contiguous once
+    (a matmul with it is faster than with the transposed view). out may not be dz."""
+    if mask is not None and mask.ndim == 3:
+        out[...] = _rec_matmul_back(dz, W_h, mask)
+        return out
+    np.matmul(dz, W_hT, out=out)
+    if mask is not None:
+        out *= mask
+    return out
+
+
 def _rec_kernel_grad(x_seq, dz_seq):
     """sum_t x_t^T @ dz_t in one matmul over all steps. x_seq (T, B, H) or (T, g, B, H) per-gate;
     dz_seq (T, B, g*n). Returns (H, g*n)."""
@@ -139,6 +151,18 @@ def _rec_kernel_grad(x_seq, dz_seq):
     x = x_seq.transpose(1, 3, 0, 2).reshape(g, H, T * B)
     dz = dz_seq.reshape(T * B, g, -1).transpose(1, 0, 2)          # (g, T*B, n)
     return (x @ dz).transpose(1, 0, 2).reshape(H, n_cols)
+
+
+def _segment_rec_in(h0, hs, mask):
+    """Every step's recurrent matmul input over a segment: h_prev (S, B, H) from the initial h0
+    (B, H) and the steps' hs (S, B, H), times the mask: (S, B, H), or (S, k, B, H) per gate."""
+    h_prev = np.concatenate([h0[None], hs[:-1]])
+    if mask is None:
+        return h_prev
+    if mask.ndim == 2:
+        h_prev *= mask
+        return h_prev
+    return h_prev[:, None] * mask
 
 
 class _CellMath:
@@ -153,8 +177,51 @@ class _CellMath:
         self.ra, self.dra = get_activation(recurrent_activation)
 
     def kernel_grad(self, caches, dzh_seq):
-        """dW_h (H, kH) = sum_t rec_in_t^T @ dzh_t, one matmul over all T steps (dzh_seq: (T, B, kH))."""
-        return _rec_kernel_grad(np.stack([c.rec_in for c in caches]), dzh_seq)
+        """dW_h (H, kH) = sum_t rec_in_t^T @ dzh_t, one matmul over all T steps (dzh_seq: (T, B, kH)).
+        caches: a list of step caches, or a segment's cache (h0, h and rec_mask its fields)."""
+        if isinstance(caches, list):
+            return _rec_kernel_grad(np.stack([c.rec_in for c in caches]), dzh_seq)
+        return _rec_kernel_grad(_segment_rec_in(caches.h0, caches.h, caches.rec_mask), dzh_seq)
+
+    # -- a whole segment of steps: what the fused op calls when no timestep is masked -------------
+    # The plain versions below loop over the step functions; a cell may override both with a
+    # version that keeps its caches in (S, B, ...) segment buffers (LSTM does).
+
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+        """zx (S, B, kH) the segment's input projections (the cell may overwrite it); states tuple
+        of (B, H); out (S, B, H) receives every step's h. Returns (final states, cache): the final
+        h is a view of out[-1], the cache is what backward_segment and kernel_grad take."""
+        caches = []
+        for t in range(len(zx)):
+            states, cache = self.step_forward(zx[t], states, W_h, b_h, rec_mask)
+            out[t] = states[0]
+            states = (out[t],) + tuple(states[1:])   # one copy of h: a view of out
+            caches.append(cache)
+        return states, caches
+
+    def backward_segment(self, dstates, dys, caches, W_h, seen, cuts=()):
+        """BPTT over one segment, t = S-1 ... 0. dstates: n_states (B, H) gradients at the segment's
+        final states; dys (S, B, H) the outputs' gradients, or None; seen (S, B, H) receives dL/dh_t;
+        cuts: the steps after whose backward step the gradient is cut (truncated BPTT).
+        Returns dzx (S, B, kH), dzh (S, B, kH) (dzx itself where they agree) and dstates_0."""
+        S = len(dys) if dys is not None else len(seen)
+        dzx, dzh = None, None
+        dstates = tuple(dstates)
+        for t in reversed(range(S)):
+            if dys is not None:
+                dstates = (dstates[0] + dys[t],) + dstates[1:]   # the output's gradient at t
+            seen[t] = dstates[0]
+            dzx_t, dzh_t, dstates = self.step_backward(dstates, caches[t], W_h)
+            if dzx is None:
+                dzx = np.empty((S,) + dzx_t.shape, dzx_t.dtype)
+            dzx[t] = dzx_t
+            if dzh_t is not dzx_t:
+                if dzh is None:
+                    dzh = np.empty_like(dzx)
+                dzh[t] = dzh_t
+            if t in cuts:
+                dstates = tuple(np.zeros_like(d) for d in dstates)
+        return dzx, (dzx if dzh is None else dzh), dstates
 
     def __repr__(self):
         config = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not callable(v))
@@ -166,6 +233,8 @@ class _CellMath:
 # --------------------------------------------------------------------------------------------
 
 SimpleRNNCache = namedtuple("SimpleRNNCache", "h rec_in mask")
+SimpleRNNSegment = namedtuple("SimpleRNNSegment", "h0 h rec_mask")
+# a segment of S steps: h0 (B, H) the initial h, h (S, B, H) every step's h
 
 
 class SimpleRNNCellMath(_CellMath):
@@ -193,12 +262,45 @@ class SimpleRNNCellMath(_CellMath):
         dz = dh * self.dact(cache.h)                   # (B, H) through the activation
         return dz, dz, (_rec_matmul_back(dz, W_h, cache.mask),)
 
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+        """As step_forward, S times: zx (S, B, H) is overwritten; out (S, B, H) receives h.
+        Returns ((h,), SimpleRNNSegment)."""
+        h, = states
+        if b_h is not None:
+            zx += b_h
+        zh = np.empty(h.shape, zx.dtype)
+        for t in range(len(zx)):
+            z = zx[t]
+            z += _rec_matmul(h * rec_mask, W_h) if rec_mask is not None else np.matmul(h, W_h, out=zh)
+            h = self.act(z, out=out[t])
+        return (h,), SimpleRNNSegment(states[0], out, rec_mask)
+
+    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
+        """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
+        if not isinstance(cache, SimpleRNNSegment):
+            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
+        dz = self.dact(cache.h)                        # (S, B, H): act' for the whole segment
+        W_hT = np.ascontiguousarray(W_h.T)
+        dh = np.array(dstates[0], dtype=dz.dtype)
+        for t in reversed(range(len(dz))):
+            if dys is not None:
+                dh += dys[t]                           # the output's gradient at t
+            seen[t] = dh
+            dz[t] *= dh
+            _rec_matmul_back_into(dz[t], W_h, W_hT, cache.rec_mask, out=dh)   # dh_prev
+            if t in cuts:
+                dh[...] = 0.0
+        return dz, dz, (dh,)
+
 
 # --------------------------------------------------------------------------------------------
 # LSTM:  [i f g o] = [ra ra act ra](zx + h_prev U);  c = f c_prev + i g;  h = o act(c)
 # --------------------------------------------------------------------------------------------
 
 LSTMCache = namedtuple("LSTMCache", "gates c_prev c rec_in mask")
+LSTMSegment = namedtuple("LSTMSegment", "gates c h0 h rec_mask")
+# a segment of S steps: gates (S, B, 4H) gate outputs; c (S + 1, B, H), c[0] the initial c;
+# h0 (B, H) the initial h; h (S, B, H) every step's h; rec_mask as step_forward takes it
 
 
 class LSTMCellMath(_CellMath):
@@ -242,6 +344,89 @@ class LSTMCellMath(_CellMath):
         dz *= local
         return dz, dz, (_rec_matmul_back(dz, W_h, cache.mask), dc * f)
 
+    # -- the same two steps over a whole segment, caches in (S, B, ...) buffers ------------------
+    # Per step only what needs the step before it is computed: forward the recurrent matmul, the
+    # gates and c, h; backward dc, dz, dh_prev. Every factor that depends on forward values alone
+    # (act(c), the gates' derivatives) is formed for the whole segment at once, before its loop.
+
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+        """As step_forward, S times. zx (S, B, 4H) is overwritten with the gate outputs; out
+        (S, B, H) receives h. Returns ((h, c), LSTMSegment). With tanh and sigmoid (the defaults)
+        one tanh covers all four gate blocks, as sigmoid(x) = 0.5 tanh(x / 2) + 0.5: the halving
+        is folded into zx and W_h (exact, a power of two), and 0.5 y + 0.5 undoes it."""
+        h, c0 = states
+        S, (B, H) = len(zx), h.shape
+        gates = zx                                     # (S, B, 4H), blocks i f g o
+        if b_h is not None:
+            gates += b_h
+        fast = self.activation == "tanh" and self.recurrent_activation == "sigmoid"
+        if fast:
+            scale = np.full(4 * H, 0.5, gates.dtype)   # 0.5 for i f o, 1 for g; then + 0.5, + 0
+            scale[2 * H:3 * H] = 1.0
+            shift = scale.copy()
+            shift[2 * H:3 * H] = 0.0
+            gates *= scale
+            W_h = W_h * scale
+        i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))   # (S, B, H) views
+        c = np.empty((S + 1, B, H), gates.dtype)       # c[0] the initial c, c[t + 1] step t's
+        c[0] = c0
+        zh, tmp = np.empty((B, 4 * H), gates.dtype), np.empty((B, H), gates.dtype)
+        for t in range(S):
+            z = gates[t]                               # (B, 4H) pre-activations
+            if rec_mask is None:
+                z += np.matmul(h, W_h, out=zh)
+            else:
+                z += _rec_matmul(h * rec_mask, W_h)
+            if fast:
+                np.tanh(z, out=z)
+                z *= scale
+                z += shift
+            else:
+                cand = self.act(g[t])
+                self.ra(z, out=z)
+                g[t] = cand
+            np.multiply(f[t], c[t], out=c[t + 1])      # c = f c_prev + i g
+            c[t + 1] += np.multiply(i[t], g[t], out=tmp)
+            h = np.multiply(o[t], self.act(c[t + 1], out=tmp), out=out[t])   # h = o act(c)
+        return (h, c[S].copy()), LSTMSegment(gates, c, states[0], out, rec_mask)
+
+    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
+        """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
+        if not isinstance(cache, LSTMSegment):
+            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
+        gates, c, _, _, mask = cache
+        S, B, H = c.shape[0] - 1, c.shape[1], c.shape[2]
+        i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))
+        act_c = self.act(c[1:])                        # (S, B, H), for the whole segment:
+        dc_dh = self.dact(act_c)                       #   dc += dh o act'(c)
+        dc_dh *= o
+        dz = np.empty_like(gates)                      #   dz = (what dc or dh multiplies) * gate'
+        dz_i, dz_f, dz_g, dz_o = (dz[..., j * H:(j + 1) * H] for j in range(4))
+        np.multiply(self.dra(i), g, out=dz_i)          #   di = dc g
+        np.multiply(self.dra(f), c[:-1], out=dz_f)     #   df = dc c_prev
+        np.multiply(self.dact(g), i, out=dz_g)         #   dg = dc i
+        np.multiply(self.dra(o), act_c, out=dz_o)      #   do = dh act(c)
+        del act_c
+        dz_ifg = dz.reshape(S, B, 4, H)[:, :, :3]      # (S, B, 3, H): the blocks dc multiplies
+        W_hT = np.ascontiguousarray(W_h.T)             # (4H, H), contiguous for the matmul
+        dh = np.array(dstates[0], dtype=gates.dtype)
+        dc = np.array(dstates[1], dtype=gates.dtype)
+        dc_b, tmp = dc[:, None, :], np.empty((B, H), gates.dtype)
+        for t in reversed(range(S)):
+            if dys is not None:
+                dh += dys[t]                           # the output's gradient at t
+            seen[t] = dh
+            dc += np.multiply(dh, dc_dh[t], out=tmp)   # both paths into c_t: h = o act(c), c_t+1
+            dz_ifg[t] *= dc_b
+            dz_o[t] *= dh
+            _rec_matmul_back_into(dz[t], W_h, W_hT, mask, out=dh)   # dh_prev
+            dc *= f[t]                                 # dc_prev
+            if t in cuts:
+                dh[...] = 0.0
+                dc[...] = 0.0
+        return dz, dz, (dh, dc)
+
+
 
 # --------------------------------------------------------------------------------------------
 # GRU:  z, r = ra(xz + hz);  hh = act(xz_h + r * hz_h)  [reset_after]
@@ -250,6 +435,9 @@ class LSTMCellMath(_CellMath):
 # --------------------------------------------------------------------------------------------
 
 GRUCache = namedtuple("GRUCache", "zr hh rec_h h_prev rec_in mask")
+GRUSegment = namedtuple("GRUSegment", "gates rec_h h0 h rec_mask")
+# a segment of S steps (reset_after): gates (S, B, 3H) z, r and the candidate hh; rec_h (S, B, H)
+# hz_h = h_prev U_h + b_h; h0 (B, H) the initial h; h (S, B, H) every step's h
 # zr: (B, 2H) gates z, r;  hh: (B, H) candidate;  rec_h: (B, H) the candidate's recurrent input,
 # hz_h = h_prev U_h + b_h when reset_after, else r * h_prev (its matmul's input)
 
@@ -332,10 +520,91 @@ class GRUCellMath(_CellMath):
             dh_prev += drec_h
         return dzx, dzh, (dh_prev,)
 
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+        """As step_forward, S times. zx (S, B, 3H) is overwritten with z, r and hh; out (S, B, H)
+        receives h. Returns ((h,), GRUSegment). With reset_after=False: step by step. A sigmoid
+        recurrent activation is one tanh, 0.5 tanh(x / 2) + 0.5, the halving folded into the z, r
+        columns of zx, W_h and b_h (exact, a power of two)."""
+        if not self.reset_after:
+            return super().forward_segment(zx, states, W_h, b_h, rec_mask, out)
+        h, = states
+        S, (B, H) = len(zx), h.shape
+        gates = zx                                     # (S, B, 3H), blocks z r h
+        zr, hh = gates[..., :2 * H], gates[..., 2 * H:]
+        fast = self.recurrent_activation == "sigmoid"
+        if fast:
+            zr *= 0.5
+            scale = np.ones(3 * H, gates.dtype)
+            scale[:2 * H] = 0.5
+            W_h = W_h * scale
+            b_h = None if b_h is None else b_h * scale
+        rec_h = np.empty((S, B, H), gates.dtype)       # hz_h of every step
+        zh = np.empty((B, 3 * H), gates.dtype)
+        for t in range(S):
+            if rec_mask is None:
+                np.matmul(h, W_h, out=zh)              # (B, 3H) = h_prev U + b_h
+            else:
+                zh[...] = _rec_matmul(h * rec_mask, W_h)
+            if b_h is not None:
+                zh += b_h
+            z_r = zr[t]
+            z_r += zh[:, :2 * H]
+            if fast:                                   # update and reset gates, in place
+                np.tanh(z_r, out=z_r)
+                z_r *= 0.5
+                z_r += 0.5
+            else:
+                self.ra(z_r, out=z_r)
+            rec_h[t] = zh[:, 2 * H:]
+            cand = hh[t]
+            cand += np.multiply(z_r[:, H:], zh[:, 2 * H:], out=zh[:, 2 * H:])   # + r hz_h
+            self.act(cand, out=cand)                   # candidate state
+            h_t = np.subtract(h, cand, out=out[t])     # h = hh + z (h_prev - hh)
+            h_t *= z_r[:, :H]
+            h = np.add(h_t, cand, out=h_t)
+        return (h,), GRUSegment(gates, rec_h, states[0], out, rec_mask)
+
+    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
+        """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
+        if not isinstance(cache, GRUSegment):
+            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
+        gates, rec_h, h0, hs, mask = cache
+        S, B, H = rec_h.shape
+        z, r, hh = (gates[..., j * H:(j + 1) * H] for j in range(3))
+        h_prev = np.concatenate([h0[None], hs[:-1]])
+        # for the whole segment: what dh multiplies to give each block's dz
+        dzx = np.empty_like(gates)
+        dz_z, dz_r, dz_h = (dzx[..., j * H:(j + 1) * H] for j in range(3))
+        np.subtract(1.0, z, out=dz_h)                  # dcand = dh (1 - z) act'(hh)
+        dz_h *= self.dact(hh)
+        np.multiply(dz_h, rec_h, out=dz_r)             # dr = dcand hz_h ra'(r)
+        dz_r *= self.dra(r)
+        h_prev -= hh                                   # dz = dh (h_prev - hh) ra'(z)
+        np.multiply(h_prev, self.dra(z), out=dz_z)
+        del h_prev
+        dzh = dzx.copy()                               # the recurrent side: hz_h's block times r
+        dzh[..., 2 * H:] *= r
+        W_hT = np.ascontiguousarray(W_h.T)
+        dh = np.array(dstates[0], dtype=gates.dtype)
+        dh_b, tmp = dh[:, None, :], np.empty((B, H), gates.dtype)
+        dzx3, dzh3 = dzx.reshape(S, B, 3, H), dzh.reshape(S, B, 3, H)
+        for t in reversed(range(S)):
+            if dys is not None:
+                dh += dys[t]                           # the output's gradient at t
+            seen[t] = dh
+            dzx3[t] *= dh_b
+            dzh3[t] *= dh_b
+            _rec_matmul_back_into(dzh[t], W_h, W_hT, mask, out=tmp)
+            dh *= z[t]                                 # dh_prev: the direct path, h = z h_prev + ...
+            dh += tmp                                  # and the recurrent matmul
+            if t in cuts:
+                dh[...] = 0.0
+        return dzx, dzh, (dh,)
+
     def kernel_grad(self, caches, dzh_seq):
         """dW_h (H, 3H). reset_after: one matmul. Otherwise the z, r blocks come from rec_in and the
         h block from r * rec_in_h: one matmul each."""
-        if self.reset_after:
+        if self.reset_after or not isinstance(caches, list):
             return super().kernel_grad(caches, dzh_seq)
         H = dzh_seq.shape[-1] // 3
         dW = np.empty((H, 3 * H), dtype=dzh_seq.dtype)

@@ -71,19 +71,21 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         zx = (xs[start:stop].reshape(-1, D) @ w_x).reshape(stop - start, B, -1)  # one GEMM
         zx += b_x                                                # (S, B, kH), hoisted
         out = ys[start:stop] if ys is not None else np.empty((stop - start, B, H), dtype)
-        caches = []
+        if masks is None:                                        # the cell runs the segment
+            states, caches = cell.forward_segment(zx, states, w_h, b_h, rec_mask, out)
+            out_prev = states[0]
+            if ys is None:
+                states, out_prev = tuple(np.array(s) for s in states), np.array(out_prev)
+            return caches if keep else None, states, out_prev
+        caches = []                                              # step by step, with masks:
         for t in range(start, stop):
             new_states, cache = cell.step_forward(zx[t - start], states, w_h, b_h, rec_mask)
             if keep:
                 caches.append(cache)
-            if masks is not None:  # masked steps carry state and output over, as Keras does
-                new_states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
-                out_prev = np.where(masks[t], new_states[0], 0 if zero_output_for_mask else out_prev)
-                out[t - start] = out_prev
-            else:
-                out[t - start] = out_prev = new_states[0]
-                new_states = (out[t - start],) + new_states[1:]  # one copy of h: a view of out
-            states = new_states
+            # masked steps carry state and output over, as Keras does
+            states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
+            out_prev = np.where(masks[t], states[0], 0 if zero_output_for_mask else out_prev)
+            out[t - start] = out_prev
         if ys is None:  # copies, so the segment's buffer is not kept alive by a view
             states, out_prev = tuple(np.array(s) for s in states), np.array(out_prev)
         return caches, states, out_prev
@@ -98,46 +100,28 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
 
     def vjp(grads):
         dys = None if last_only else np.swapaxes(grads[0], 0, 1)  # (T, B, H)
-
-        def dy(t):  # the gradient arriving from the output at step t
-            return dys[t] if dys is not None else (grads[0] if t == T - 1 else 0)
         dstates = [np.array(g) for g in grads[1:]]
-        d_out = np.zeros((B, H), dtype=dtype)
         seen = np.empty((T, B, H), dtype=dtype)
         dxs = np.empty((T, B, D), dtype=dtype)
         dw_x, dw_h = np.zeros_like(w_x), np.zeros_like(w_h)
         db = np.zeros((2,) + bias.shape[-1:] if bias.ndim == 2 else bias.shape, dtype=dtype)
+        masked = None if masks is None else masked_bptt(dys, grads)
         for s in reversed(range(len(starts))):
             start = starts[s]
+            stop = min(start + segment, T)
             if checkpoint is None:
                 caches = saved[start]                            # kept: a second backward may come
             else:                                                # recompute this segment
                 caches, _, _ = run(start, *checkpoints[s], keep=True)
-            dz, dzh = np.empty((len(caches), B, w_x.shape[1]), dtype=dtype), None
-            for t in reversed(range(start, start + len(caches))):
-                if masks is None:
-                    dstates[0] = dstates[0] + dy(t)              # gradient from the output at t
-                    d_step = dstates
-                else:
-                    m = masks[t]
-                    d_out = d_out + dy(t)
-                    d_step = [np.where(m, ds, 0) for ds in dstates]
-                    d_step[0] = d_step[0] + np.where(m, d_out, 0)
-                    carried = [np.where(m, 0, ds) for ds in dstates]
-                    d_out = np.where(m, 0, d_out) if not zero_output_for_mask else d_out * 0
-                seen[t] = d_step[0]
-                dzx_t, dzh_t, dprev = cell.step_backward(tuple(d_step), caches[t - start], w_h)
-                dz[t - start] = dzx_t
-                if dzh_t is not dzx_t:
-                    if dzh is None:
-                        dzh = np.empty_like(dz)
-                    dzh[t - start] = dzh_t
-                dstates = list(dprev) if masks is None else [p + c for p, c in zip(dprev, carried)]
-                if truncate and t and t % truncate == 0:         # a chunk boundary: cut the gradient
-                    dstates = [np.zeros_like(d) for d in dstates]
-                    d_out = d_out * 0
-            dzh = dz if dzh is None else dzh
-            stop = start + len(caches)
+            if masked is not None:
+                dz, dzh, dstates = masked(start, stop, caches, dstates, seen)
+            else:                                                # the cell runs BPTT over it
+                if last_only and stop == T:
+                    dstates[0] = dstates[0] + grads[0]           # the last output's gradient
+                cuts = {t - start for t in range(max(start, 1), stop) if truncate and t % truncate == 0}
+                dz, dzh, dstates = cell.backward_segment(
+                    dstates, None if dys is None else dys[start:stop], caches, w_h,
+                    seen[start:stop], cuts)
             dw_x += xs[start:stop].reshape(-1, D).T @ dz.reshape(-1, dz.shape[-1])  # one matmul
             dw_h += cell.kernel_grad(caches, dzh)                                  # per segment
             if bias.ndim == 2:
@@ -153,6 +137,38 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         if go_backwards:
             dxs = dxs[::-1]
         return (np.swapaxes(dxs, 0, 1), dw_x, dw_h, db) + tuple(dstates)
+
+    def masked_bptt(dys, grads):
+        """The BPTT loop over a segment step by step, for masked timesteps: they carry the
+        gradient past themselves to the previous step, as their forward carried the states."""
+        d_out = np.zeros((B, H), dtype=dtype)
+
+        def dy(t):  # the gradient arriving from the output at step t
+            return dys[t] if dys is not None else (grads[0] if t == T - 1 else 0)
+
+        def segment_bptt(start, stop, caches, dstates, seen):
+            nonlocal d_out
+            dz, dzh = np.empty((stop - start, B, w_x.shape[1]), dtype=dtype), None
+            for t in reversed(range(start, stop)):
+                m = masks[t]
+                d_out = d_out + dy(t)
+                d_step = [np.where(m, ds, 0) for ds in dstates]
+                d_step[0] = d_step[0] + np.where(m, d_out, 0)
+                carried = [np.where(m, 0, ds) for ds in dstates]
+                d_out = np.where(m, 0, d_out) if not zero_output_for_mask else d_out * 0
+                seen[t] = d_step[0]
+                dzx_t, dzh_t, dprev = cell.step_backward(tuple(d_step), caches[t - start], w_h)
+                dz[t - start] = dzx_t
+                if dzh_t is not dzx_t:
+                    if dzh is None:
+                        dzh = np.empty_like(dz)
+                    dzh[t - start] = dzh_t
+                dstates = [p + c for p, c in zip(dprev, carried)]
+                if truncate and t and t % truncate == 0:         # a chunk boundary: cut the gradient
+                    dstates = [np.zeros_like(d) for d in dstates]
+                    d_out = d_out * 0
+            return dz, (dz if dzh is None else dzh), dstates
+        return segment_bptt
 
     y = out_prev.copy() if last_only else np.swapaxes(ys, 0, 1)
     return (y,) + tuple(states), vjp
