@@ -371,6 +371,7 @@ class LSTMCellMath(_CellMath):
         c = np.empty((S + 1, B, H), gates.dtype)       # c[0] the initial c, c[t + 1] step t's
         c[0] = c0
         zh, tmp = np.empty((B, 4 * H), gates.dtype), np.empty((B, H), gates.dtype)
+        act = self.act
         for t in range(S):
             z = gates[t]                               # (B, 4H) pre-activations
             if rec_mask is None:
@@ -385,9 +386,9 @@ class LSTMCellMath(_CellMath):
                 cand = self.act(g[t])
                 self.ra(z, out=z)
                 g[t] = cand
-            np.multiply(f[t], c[t], out=c[t + 1])      # c = f c_prev + i g
-            c[t + 1] += np.multiply(i[t], g[t], out=tmp)
-            h = np.multiply(o[t], self.act(c[t + 1], out=tmp), out=out[t])   # h = o act(c)
+            c_t = np.multiply(f[t], c[t], out=c[t + 1])   # c = f c_prev + i g
+            c_t += np.multiply(i[t], g[t], out=tmp)
+            h = np.multiply(o[t], act(c_t, out=tmp), out=out[t])   # h = o act(c)
         return (h, c[S].copy()), LSTMSegment(gates, c, states[0], out, rec_mask)
 
     def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
@@ -400,12 +401,18 @@ class LSTMCellMath(_CellMath):
         act_c = self.act(c[1:])                        # (S, B, H), for the whole segment:
         dc_dh = self.dact(act_c)                       #   dc += dh o act'(c)
         dc_dh *= o
-        dz = np.empty_like(gates)                      #   dz = (what dc or dh multiplies) * gate'
+        dz = np.empty_like(gates)                      #   dz = gate' * what dc or dh multiplies:
+        if self.recurrent_activation == "sigmoid":     #   ra' = y (1 - y), all blocks, in place
+            np.subtract(1.0, gates, out=dz)
+            dz *= gates
+        else:
+            dz[...] = self.dra(gates)
         dz_i, dz_f, dz_g, dz_o = (dz[..., j * H:(j + 1) * H] for j in range(4))
-        np.multiply(self.dra(i), g, out=dz_i)          #   di = dc g
-        np.multiply(self.dra(f), c[:-1], out=dz_f)     #   df = dc c_prev
-        np.multiply(self.dact(g), i, out=dz_g)         #   dg = dc i
-        np.multiply(self.dra(o), act_c, out=dz_o)      #   do = dh act(c)
+        dz_g[...] = self.dact(g)                       #   (the g block has act instead)
+        dz_i *= g                                      #   di = dc g
+        dz_f *= c[:-1]                                 #   df = dc c_prev
+        dz_g *= i                                      #   dg = dc i
+        dz_o *= act_c                                  #   do = dh act(c)
         del act_c
         dz_ifg = dz.reshape(S, B, 4, H)[:, :, :3]      # (S, B, 3, H): the blocks dc multiplies
         W_hT = np.ascontiguousarray(W_h.T)             # (4H, H), contiguous for the matmul
