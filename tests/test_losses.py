@@ -139,7 +139,11 @@ def assert_close(actual, expected, rtol, what=""):
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != Keras's {expected.shape}"
     assert np.all(np.isfinite(actual)), f"{what}: not finite: {actual}"
     scale = np.max(np.abs(expected)) if expected.size else 0.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale * 1e-2, err_msg=what)
+    # elements far below the array's largest come from cancellation (softmax - onehot near 1),
+    # where float32 rounding in a different order than TensorFlow's is ~eps * scale: those are
+    # held to rtol * scale in float32, to 1% of that in float64
+    slack = 1.0 if actual.dtype == np.float32 else 1e-2
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale * slack, err_msg=what)
 
 
 # -- parity with Keras: every loss x options x reduction x sample_weight x dtype -------------------
