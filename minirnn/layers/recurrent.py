@@ -186,10 +186,8 @@ def _lstm_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     h_prev, c_prev = states
     if rec_mask is not None:
         h_prev = h_prev * rec_mask
-    z = zx + h_prev @ w_h
-    H = c_prev.shape[-1]
-    i, f = ract(z[:, :H]), ract(z[:, H:2 * H])
-    g, o = act(z[:, 2 * H:3 * H]), ract(z[:, 3 * H:])
+    i, f, g, o = ops.split(zx + h_prev @ w_h, 4, axis=1)
+    i, f, g, o = ract(i), ract(f), act(g), ract(o)
     c = f * c_prev + i * g
     return (o * act(c), c)
 
@@ -198,16 +196,15 @@ def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     h_prev = states[0]
     h_rec = h_prev if rec_mask is None else h_prev * rec_mask
     H = h_prev.shape[-1]
+    x_z, x_r, x_h = ops.split(zx, 3, axis=1)
     if reset_after:
-        zh = h_rec @ w_h + b_h
-        z = ract(zx[:, :H] + zh[:, :H])
-        r = ract(zx[:, H:2 * H] + zh[:, H:2 * H])
-        hh = act(zx[:, 2 * H:] + r * zh[:, 2 * H:])
+        h_z, h_r, h_h = ops.split(h_rec @ w_h + b_h, 3, axis=1)
+        z, r = ract(x_z + h_z), ract(x_r + h_r)
+        hh = act(x_h + r * h_h)
     else:
-        zh = h_rec @ w_h[:, :2 * H]
-        z = ract(zx[:, :H] + zh[:, :H])
-        r = ract(zx[:, H:2 * H] + zh[:, H:])
-        hh = act(zx[:, 2 * H:] + (r * h_rec) @ w_h[:, 2 * H:])
+        h_z, h_r = ops.split(h_rec @ w_h[:, :2 * H], 2, axis=1)
+        z, r = ract(x_z + h_z), ract(x_r + h_r)
+        hh = act(x_h + (r * h_rec) @ w_h[:, 2 * H:])
     return (z * h_prev + (1.0 - z) * hh,)
 
 
@@ -430,7 +427,7 @@ class RNN(Layer):
             b_x, b_h = bias[0], bias[1]
         else:
             b_x, b_h = bias, None
-        zx = x @ self.kernel + b_x                                  # (B, T, kH)
+        zx = ops.unstack(x @ self.kernel + b_x, axis=1)            # T tensors (B, kH)
         T = inputs.shape[1]
         order = range(T - 1, -1, -1) if self.go_backwards else range(T)
         states, out_prev, outputs, raw_hs = list(states0), None, [], []
@@ -438,7 +435,7 @@ class RNN(Layer):
             if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
                 states = [s.detach() for s in states]
                 out_prev = None if out_prev is None else out_prev.detach()
-            new = self._step(zx[:, t], states, self.recurrent_kernel, b_h, rec_mask,
+            new = self._step(zx[t], states, self.recurrent_kernel, b_h, rec_mask,
                              self.activation, self.recurrent_activation, self.reset_after)
             if new[0].requires_grad:
                 new[0].retain_grad()
