@@ -7,12 +7,13 @@ by `minirnn.ops`, which defines the primitives.
 """
 import contextlib
 import functools
+import gc
 import inspect
 
 import numpy as np
 
 __all__ = ["Tensor", "tensor", "primitive", "no_grad", "is_grad_enabled", "floatx", "set_floatx",
-           "unbroadcast", "FreedGraphError"]
+           "unbroadcast", "FreedGraphError", "gc_paused"]
 
 _FLOATX = "float32"
 _GRAD_ENABLED = True
@@ -44,6 +45,23 @@ def no_grad():
         yield
     finally:
         _GRAD_ENABLED = previous
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector while a large graph is recorded.
+
+    Each primitive allocates a few tracked objects; with a long Python loop (an unrolled RNN) the
+    collector's passes over the growing graph cost as much as the ops themselves. The graph holds
+    no reference cycles, so nothing is lost by collecting afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class FreedGraphError(ValueError, RuntimeError):

@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from .. import initializers, ops
-from ..tensor import Tensor, floatx, no_grad
+from ..tensor import Tensor, floatx, gc_paused, no_grad
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor", "Input", "map_structure", "flatten"]
 
@@ -290,7 +290,8 @@ class Layer:
         if training is not None:
             _CONTEXT["training"] = training
         try:
-            outputs = self.call(inputs, *args, **kwargs)
+            with gc_paused():  # a Python loop over timesteps records many nodes
+                outputs = self.call(inputs, *args, **kwargs)
         finally:
             _CONTEXT["training"] = previous
         out_mask = self.compute_mask(inputs, mask)
