@@ -430,3 +430,23 @@ def test_shape_errors_name_expected_and_got():
         ops.sum(x, axis=2)
     with pytest.raises(TypeError, match=r"scalar exponent; got ndarray of shape \(2,\)"):
         ops.pow(x, np.array([1.0, 2.0]))
+
+
+def test_gc_paused_restores_the_collector_state():
+    import gc
+    from minirnn.tensor import gc_paused
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice is left alone
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError):
+        with gc_paused():
+            1 / 0
+    assert gc.isenabled()
