@@ -579,14 +579,6 @@ class Bidirectional(Layer):
             return (output if merge is None else [output]) + list(fw_states) + list(bw_states)
         return output
 
-    def _checkpoint(self, timesteps):
-        """Segment length between stored states when recomputing: about sqrt(T), or as given."""
-        if self.recompute is False:
-            return None
-        if self.recompute is True:
-            return max(1, int(np.ceil(np.sqrt(timesteps))))
-        return int(self.recompute)
-
     def compute_mask(self, inputs, mask=None):
         out_mask = mask if self.return_sequences else None
         outputs = [out_mask, out_mask] if self.merge_mode is None else [out_mask]
