@@ -8,12 +8,11 @@
   their gradients against finite differences; masking, one-step vs. multi-step queries, configs.
 * Bad input: a ValueError naming what was expected and what came, before any state changes.
 """
-import zlib
 
 import numpy as np
 import pytest
 
-from tf_helpers import import_tf
+from tf_helpers import assert_close, import_tf, seed_of
 
 tf = import_tf()
 import keras  # noqa: E402  (after import_tf, which sets TensorFlow's environment)
@@ -22,20 +21,7 @@ import minirnn  # noqa: E402
 from minirnn import Tensor, check_grads  # noqa: E402
 from minirnn import layers as mlayers  # noqa: E402
 
-TOLERANCES = {"float32": 1e-5, "float64": 1e-9}  # relative, to the largest magnitude compared
 B, TQ, TV, DIM, DIM_V = 3, 4, 5, 3, 2
-
-
-def seed_of(name):
-    return zlib.crc32(name.encode())
-
-
-def assert_close(actual, expected, dtype, what=""):
-    expected = np.asarray(expected)
-    rel = TOLERANCES[str(dtype)]
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
-    np.testing.assert_allclose(np.asarray(actual), expected, rtol=rel, atol=rel * scale,
-                               err_msg=what)
 
 
 def value_mask(batch=B, steps=TV):

@@ -6,7 +6,6 @@ differences (check_grads in float64), and hand formulas (parameter counts, share
 dropout statistics).
 """
 import re
-import zlib
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -16,21 +15,8 @@ import minirnn
 from minirnn import layers, ops
 from minirnn.gradcheck import check_grads
 from minirnn.layers import core
-from tf_helpers import import_tf
+from tf_helpers import assert_close, import_tf, seed_of
 
-TOLERANCES = {"float32": 1e-5, "float64": 1e-9}  # relative, to the largest magnitude compared
-
-
-def assert_close(actual, expected, dtype, what=""):
-    expected = np.asarray(expected)
-    rel = TOLERANCES[str(dtype)]
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
-    np.testing.assert_allclose(np.asarray(actual), expected, rtol=rel, atol=rel * scale,
-                               err_msg=what)
-
-
-def seed_of(name):
-    return zlib.crc32(name.encode())
 
 
 def normal(*shape):

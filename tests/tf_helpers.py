@@ -5,7 +5,9 @@ when it is missing; on CI (env CI=true) or with MINIRNN_REQUIRE_TF=1 a missing T
 failure instead, so parity tests can never be skipped there without anyone noticing.
 """
 import os
+import zlib
 
+import numpy as np
 import pytest
 
 MISSING_TF = "TensorFlow is not installed: pip install -e '.[test]'"
@@ -47,3 +49,21 @@ class LazyTF:
 
 
 tf = LazyTF()
+
+
+# Parity tolerance: relative to the largest magnitude compared, so elements near zero through
+# cancellation are held to the array's scale rather than their own
+TOLERANCES = {"float32": 1e-5, "float64": 1e-9}
+
+
+def assert_close(actual, expected, dtype, what=""):
+    expected = np.asarray(expected)
+    rel = TOLERANCES[str(dtype)]
+    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
+    np.testing.assert_allclose(np.asarray(actual), expected, rtol=rel, atol=rel * scale,
+                               err_msg=what)
+
+
+def seed_of(name):
+    """A stable seed per test case name (hash() varies between runs)."""
+    return zlib.crc32(name.encode())
