@@ -39,11 +39,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import threadenv  # noqa: E402  (standard library only)
+from frameworks import LABELS, resolve as resolve_frameworks  # noqa: E402  (stdlib only)
 
-FRAMEWORKS = ["minirnn-fused", "minirnn-unrolled", "tf", "torch", "jax", "autograd"]
 DEFAULT = ["minirnn-fused", "tf", "torch", "jax", "autograd"]
-LABELS = {"minirnn-fused": "minirnn fused", "minirnn-unrolled": "minirnn unrolled",
-          "tf": "tensorflow", "torch": "torch", "jax": "jax", "autograd": "autograd"}
 
 
 def parse_args(argv=None):
@@ -170,23 +168,6 @@ def worker(args):
 
 # -- the driver ----------------------------------------------------------------------------------
 
-def resolve_frameworks(spec):
-    import importlib.util
-    aliases = {"minirnn": "minirnn-fused", "tensorflow": "tf", "keras": "tf", "pytorch": "torch"}
-    modules = {"tf": "tensorflow", "torch": "torch", "jax": "jax", "autograd": "autograd"}
-    names = DEFAULT if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
-    chosen, notes = [], []
-    for name in names:
-        fw = aliases.get(name, name)
-        if fw not in FRAMEWORKS:
-            raise SystemExit(f"unknown framework {name!r}; expected minirnn or one of {FRAMEWORKS}")
-        if fw in modules and importlib.util.find_spec(modules[fw]) is None:
-            notes.append(f"note: {LABELS[fw]} is not installed; skipped (pip install '.[bench]')")
-        elif fw not in chosen:
-            chosen.append(fw)
-    return chosen, notes
-
-
 def measure(args, fw, T):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", fw, "--worker-timesteps", str(T),
            "--cell", args.cell, "--batch", str(args.batch), "--features", str(args.features),
@@ -221,7 +202,7 @@ def main(argv=None):
     def log(line=""):
         print(line, flush=True)
 
-    frameworks, notes = resolve_frameworks(args.frameworks)
+    frameworks, notes = resolve_frameworks(args.frameworks, DEFAULT, minirnn=["minirnn-fused"])
     for note in notes:
         log(note)
     if not frameworks:

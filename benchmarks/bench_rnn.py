@@ -42,13 +42,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import threadenv  # noqa: E402  (standard library only)
+from frameworks import FRAMEWORKS, LABELS, resolve as resolve_frameworks  # noqa: E402  (stdlib only)
 
 CONFIGS = {"small": (32, 50, 16, 64), "medium": (64, 100, 32, 128),
            "large": (32, 100, 64, 256), "long": (1, 1000, 8, 32)}
 QUICK_CONFIGS = {"small": (32, 50, 16, 64), "long": (1, 200, 8, 32)}   # --quick: fewer timesteps
-FRAMEWORKS = ["minirnn-fused", "minirnn-unrolled", "tf", "torch", "jax", "autograd"]
-LABELS = {"minirnn-fused": "minirnn fused", "minirnn-unrolled": "minirnn unrolled",
-          "tf": "tensorflow", "torch": "torch", "jax": "jax", "autograd": "autograd"}
 
 
 def parse_args(argv=None):
@@ -101,24 +99,6 @@ def resolve_configs(spec, quick):
                                  f"or BxTxDxH") from None
             out[item] = (B, T, D, H)
     return out
-
-
-def resolve_frameworks(spec, peers):
-    names = FRAMEWORKS if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
-    chosen, notes = [], []
-    for name in names:
-        name = peers.ALIASES.get(name, name)
-        expanded = ["minirnn-fused", "minirnn-unrolled"] if name == "minirnn" else [name]
-        for fw in expanded:
-            if fw not in FRAMEWORKS:
-                raise SystemExit(f"unknown framework {fw!r}; expected minirnn or one of {FRAMEWORKS}")
-            if fw in peers.PEERS and not peers.installed(fw):
-                notes.append(f"note: {LABELS[fw]} is not installed; skipped "
-                             f"(pip install '.[bench]', see setup.cfg)")
-                continue
-            if fw not in chosen:
-                chosen.append(fw)
-    return chosen, notes
 
 
 def fmt_ms(ms):
@@ -268,7 +248,8 @@ def main(argv=None):
     for c in cells:
         if c not in peers.CELLS:
             raise SystemExit(f"unknown cell {c!r}; expected some of {list(peers.CELLS)}")
-    frameworks, notes = resolve_frameworks(args.frameworks, peers)
+    frameworks, notes = resolve_frameworks(args.frameworks, FRAMEWORKS,
+                                           minirnn=["minirnn-fused", "minirnn-unrolled"])
     for note in notes:
         log(note)
     if not frameworks:

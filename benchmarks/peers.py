@@ -17,19 +17,14 @@ are kept equivalent:
 Because of this the first step's loss is the same in every framework (to float32 rounding),
 which the benchmark checks.
 """
-import importlib.util
 import math
 
 import numpy as np
 
+from frameworks import PEERS
+
 CELLS = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}          # gate blocks k: weights are (., k*H)
 LR, BETA_1, BETA_2, EPSILON = 1e-3, 0.9, 0.999, 1e-7    # Keras's Adam defaults
-
-# framework name -> (module that must be importable, label)
-PEERS = {"tf": ("tensorflow", "tensorflow"), "torch": ("torch", "torch"), "jax": ("jax", "jax"),
-         "autograd": ("autograd", "autograd")}
-ALIASES = {"tensorflow": "tf", "keras": "tf", "pytorch": "torch", "hips-autograd": "autograd"}
-
 
 class Problem:
     """A cell, the sizes, the batch and the initial weights (Keras layout), all float32."""
@@ -55,12 +50,6 @@ def initial_weights(cell, D, H, seed=0):
     minirnn.set_random_seed(seed)
     model = Sequential([Input((None, D)), getattr(minirnn.layers, cell)(H), Dense(1)])
     return [np.asarray(w, dtype=np.float32) for w in model.get_weights()]
-
-
-def installed(framework):
-    """True where the peer's package can be imported (without importing it)."""
-    module = PEERS[framework][0]
-    return importlib.util.find_spec(module) is not None
 
 
 def versions(frameworks):
