@@ -74,21 +74,18 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         if masks is None:                                        # the cell runs the segment
             states, caches = cell.forward_segment(zx, states, w_h, b_h, rec_mask, out)
             out_prev = states[0]
-            if ys is None:
-                states, out_prev = tuple(np.array(s) for s in states), np.array(out_prev)
-            return caches if keep else None, states, out_prev
-        caches = []                                              # step by step, with masks:
-        for t in range(start, stop):
-            new_states, cache = cell.step_forward(zx[t - start], states, w_h, b_h, rec_mask)
-            if keep:
+        else:                                                    # step by step, with masks:
+            caches = []
+            for t in range(start, stop):
+                new_states, cache = cell.step_forward(zx[t - start], states, w_h, b_h, rec_mask)
                 caches.append(cache)
-            # masked steps carry state and output over, as Keras does
-            states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
-            out_prev = np.where(masks[t], states[0], 0 if zero_output_for_mask else out_prev)
-            out[t - start] = out_prev
+                # masked steps carry state and output over, as Keras does
+                states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
+                out_prev = np.where(masks[t], states[0], 0 if zero_output_for_mask else out_prev)
+                out[t - start] = out_prev
         if ys is None:  # copies, so the segment's buffer is not kept alive by a view
             states, out_prev = tuple(np.array(s) for s in states), np.array(out_prev)
-        return caches, states, out_prev
+        return caches if keep else None, states, out_prev
 
     saved, checkpoints = {}, []
     states, out_prev = tuple(states0), np.zeros((B, H), dtype)
