@@ -271,14 +271,13 @@ class Layer:
         inputs = map_structure(self._convert, inputs)
         self._maybe_build(inputs)  # checks the input spec before building
         self._check_inputs(inputs)
-        if "mask" in self._call_takes and kwargs.get("mask") is None:
-            masks = map_structure(lambda t: t._mask, inputs)
-            if any(m is not None for m in flatten(masks)):
-                kwargs["mask"] = masks
         mask = kwargs.get("mask")
-        if mask is None:
-            mask = map_structure(lambda t: t._mask, inputs)
-            mask = None if all(m is None for m in flatten(mask)) else mask
+        if mask is None:  # the masks the inputs carry, as Keras passes them on
+            carried = map_structure(lambda t: t._mask, inputs)
+            if any(m is not None for m in flatten(carried)):
+                mask = carried
+                if "mask" in self._call_takes:
+                    kwargs["mask"] = mask
         previous = _CONTEXT["training"]
         training = kwargs.get("training")
         if "training" in self._call_takes:
@@ -296,9 +295,7 @@ class Layer:
             _CONTEXT["training"] = previous
         out_mask = self.compute_mask(inputs, mask)
         if out_mask is not None:
-            out_leaves = flatten(outputs)
-            mask_leaves = flatten(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask]
-            for t, m in zip(out_leaves, mask_leaves):
+            for t, m in zip(flatten(outputs), flatten(out_mask)):
                 if isinstance(t, Tensor):
                     t._mask = None if m is None else np.asarray(m, dtype=bool)
         return outputs
