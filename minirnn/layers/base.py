@@ -306,8 +306,9 @@ class Layer:
         if not self.built:
             probe = map_structure(lambda s: _Shaped(s.shape), inputs)
             self._maybe_build(probe)
+        # unknown sizes are filled with 2, and again with 3 to see which output sizes follow them
         unknown = any(d is None for s in symbols for d in s.shape[1:])
-        runs = [self._dummy_call(inputs, args, kwargs, fill) for fill in ((2,), (3,))[: 2 if unknown else 1]]
+        runs = [self._dummy_call(inputs, args, kwargs, fill) for fill in ((2, 3) if unknown else (2,))]
         leaves = [flatten(r) for r in runs]
         record = _CallRecord(self, args=(inputs,) + tuple(args), kwargs=kwargs, outputs=None)
         outputs = []
@@ -325,7 +326,7 @@ class Layer:
         def dummy(x):
             if not isinstance(x, SymbolicTensor):
                 return x
-            shape = (2,) + tuple(fill[0] if d is None else d for d in x.shape[1:])
+            shape = (2,) + tuple(fill if d is None else d for d in x.shape[1:])
             t = Tensor(np.zeros(shape, dtype=x.dtype) if x.dtype.kind not in "f"
                        else np.full(shape, 0.5, dtype=x.dtype))
             if x.has_mask:
