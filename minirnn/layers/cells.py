@@ -19,6 +19,7 @@ which drops h_prev separately for each gate).
 Caches keep activation outputs, not pre-activations: every derivative below is formed from outputs.
 Nothing is upcast: float32 in, float32 everywhere (Python scalars do not promote NumPy arrays).
 """
+import itertools
 from collections import namedtuple
 
 import numpy as np
@@ -76,10 +77,10 @@ def _softsign_grad(y):
 
 
 ACTIVATIONS = {
-    "tanh": (lambda x, out=None: np.tanh(x, out=out), lambda y: 1.0 - y * y),
+    "tanh": (np.tanh, lambda y: 1.0 - y * y),       # a ufunc itself: no wrapper call per step
     "sigmoid": (sigmoid, lambda y: y * (1.0 - y)),
     "relu": (lambda x, out=None: np.maximum(x, 0.0, out=out), np.sign),   # y >= 0: sign is 0 or 1
-    "linear": (lambda x, out=None: np.positive(x, out=out), np.ones_like),  # a copy, never an alias
+    "linear": (np.positive, np.ones_like),             # a copy, never an alias
     "hard_sigmoid": (hard_sigmoid, _hard_sigmoid_grad),
     "softsign": (softsign, _softsign_grad),
     "elu": (elu, lambda y: np.minimum(y, 0.0) + 1.0),   # y + 1 = exp(x) for x <= 0, else 1
@@ -129,16 +130,42 @@ def _rec_matmul_back(dz, W, mask):
     return dx.sum(axis=0)
 
 
-def _rec_matmul_back_into(dz, W_h, W_hT, mask, out):
-    """_rec_matmul_back(dz, W_h, mask) written into out (B, H); W_hT is W_h.T made contiguous once
-    (a matmul with it is faster than with the transposed view). out may not be dz."""
-    if mask is not None and mask.ndim == 3:
-        out[...] = _rec_matmul_back(dz, W_h, mask)
+# np.dot without its __array_function__ dispatch (NEP 18's `_implementation`): on a step's small
+# arrays the dispatch is nearly half of the call
+_dot = getattr(np.dot, "_implementation", np.dot)
+
+
+def _step_rec_matmul(W_h, mask, dtype):
+    """The recurrent matmul of one step as a function (h_prev, out) -> out (B, kH), chosen once per
+    segment: _rec_matmul(_rec_input(h_prev, mask), W_h) written into out. Without a mask it is
+    np.dot straight into out: on small arrays a third of the per-call cost of np.matmul."""
+    if mask is None and W_h.dtype == dtype:
+        return lambda h_prev, out: _dot(h_prev, W_h, out)
+
+    def rec_matmul(h_prev, out):
+        out[...] = _rec_matmul(_rec_input(h_prev, mask), W_h)
         return out
-    np.matmul(dz, W_hT, out=out)
-    if mask is not None:
+    return rec_matmul
+
+
+def _step_rec_matmul_back(W_h, mask, dtype):
+    """The backward of _step_rec_matmul: a function (dz, out) -> out (B, H), dL/dh_prev of one step
+    from dz (B, kH). The product is with a contiguous copy of W_h^T, made once: a matmul with the
+    transposed view is up to 2x slower."""
+    if mask is not None and mask.ndim == 3:
+        def rec_matmul_back(dz, out):
+            out[...] = _rec_matmul_back(dz, W_h, mask)
+            return out
+        return rec_matmul_back
+    W_hT = np.ascontiguousarray(W_h.T, dtype=dtype)
+    if mask is None:
+        return lambda dz, out: _dot(dz, W_hT, out)
+
+    def rec_matmul_back(dz, out):
+        _dot(dz, W_hT, out)
         out *= mask
-    return out
+        return out
+    return rec_matmul_back
 
 
 def _rec_kernel_grad(x_seq, dz_seq):
@@ -151,6 +178,12 @@ def _rec_kernel_grad(x_seq, dz_seq):
     x = x_seq.transpose(1, 3, 0, 2).reshape(g, H, T * B)
     dz = dz_seq.reshape(T * B, g, -1).transpose(1, 0, 2)          # (g, T*B, n)
     return (x @ dz).transpose(1, 0, 2).reshape(H, n_cols)
+
+
+def _prevs(seen, dh_prev):
+    """Where a segment's backward steps t = S-1 ... 0 write dL/dh_(t-1): seen[t - 1], then dh_prev
+    (the gradient of the segment's initial state). seen (S, B, H) is dL/dh_t, filled in place."""
+    return itertools.chain(seen[-2::-1], (dh_prev,))
 
 
 def _segment_rec_in(h0, hs, mask):
@@ -268,11 +301,11 @@ class SimpleRNNCellMath(_CellMath):
         h, = states
         if b_h is not None:
             zx += b_h
-        zh = np.empty(h.shape, zx.dtype)
-        for t in range(len(zx)):
-            z = zx[t]
-            z += _rec_matmul(h * rec_mask, W_h) if rec_mask is not None else np.matmul(h, W_h, out=zh)
-            h = self.act(z, out=out[t])
+        h = np.asarray(h, zx.dtype)                    # one dtype end to end
+        act, add, rec_matmul = self.act, np.add, _step_rec_matmul(W_h, rec_mask, zx.dtype)
+        for z, y in zip(zx, out):                      # step t's (B, H) views
+            add(z, rec_matmul(h, y), z)                # y is scratch until act writes h into it
+            h = act(z, y)
         return (h,), SimpleRNNSegment(states[0], out, rec_mask)
 
     def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
@@ -280,17 +313,19 @@ class SimpleRNNCellMath(_CellMath):
         if not isinstance(cache, SimpleRNNSegment):
             return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
         dz = self.dact(cache.h)                        # (S, B, H): act' for the whole segment
-        W_hT = np.ascontiguousarray(W_h.T)
-        dh = np.array(dstates[0], dtype=dz.dtype)
-        for t in reversed(range(len(dz))):
+        rec_matmul_back = _step_rec_matmul_back(W_h, cache.rec_mask, dz.dtype)
+        S = len(dz)
+        seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
+        dh_prev = np.empty_like(seen[0])               # dL/dh_0's predecessor: the initial state
+        add, multiply = np.add, np.multiply
+        for t, dh, d_prev, dz_t in zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev),
+                                       dz[::-1]):
             if dys is not None:
-                dh += dys[t]                           # the output's gradient at t
-            seen[t] = dh
-            dz[t] *= dh
-            _rec_matmul_back_into(dz[t], W_h, W_hT, cache.rec_mask, out=dh)   # dh_prev
+                add(dh, dys[t], dh)                    # the output's gradient at t
+            rec_matmul_back(multiply(dz_t, dh, dz_t), d_prev)
             if t in cuts:
-                dh[...] = 0.0
-        return dz, dz, (dh,)
+                d_prev[...] = 0.0
+        return dz, dz, (dh_prev,)
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,6 +383,8 @@ class LSTMCellMath(_CellMath):
     # Per step only what needs the step before it is computed: forward the recurrent matmul, the
     # gates and c, h; backward dc, dz, dh_prev. Every factor that depends on forward values alone
     # (act(c), the gates' derivatives) is formed for the whole segment at once, before its loop.
+    # In the time loops every NumPy call writes into a buffer given as its positional `out`: on a
+    # step's small arrays a call costs about 0.25 us, and the keyword form 20% more.
 
     def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
         """As step_forward, S times. zx (S, B, 4H) is overwritten with the gate outputs; out
@@ -370,25 +407,23 @@ class LSTMCellMath(_CellMath):
         i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))   # (S, B, H) views
         c = np.empty((S + 1, B, H), gates.dtype)       # c[0] the initial c, c[t + 1] step t's
         c[0] = c0
+        h = np.asarray(h, gates.dtype)                 # one dtype end to end
         zh, tmp = np.empty((B, 4 * H), gates.dtype), np.empty((B, H), gates.dtype)
-        act = self.act
-        for t in range(S):
-            z = gates[t]                               # (B, 4H) pre-activations
-            if rec_mask is None:
-                z += np.matmul(h, W_h, out=zh)
-            else:
-                z += _rec_matmul(h * rec_mask, W_h)
+        act, ra, tanh, add, multiply = self.act, self.ra, np.tanh, np.add, np.multiply
+        rec_matmul = _step_rec_matmul(W_h, rec_mask, gates.dtype)
+        for z, i_t, f_t, g_t, o_t, c_prev, c_t, h_t in zip(gates, i, f, g, o, c, c[1:], out):
+            add(z, rec_matmul(h, zh), z)               # (B, 4H) pre-activations of step t
             if fast:
-                np.tanh(z, out=z)
-                z *= scale
-                z += shift
+                tanh(z, z)
+                multiply(z, scale, z)
+                add(z, shift, z)
             else:
-                cand = self.act(g[t])
-                self.ra(z, out=z)
-                g[t] = cand
-            c_t = np.multiply(f[t], c[t], out=c[t + 1])   # c = f c_prev + i g
-            c_t += np.multiply(i[t], g[t], out=tmp)
-            h = np.multiply(o[t], act(c_t, out=tmp), out=out[t])   # h = o act(c)
+                cand = act(g_t)
+                ra(z, z)
+                g_t[...] = cand
+            multiply(f_t, c_prev, c_t)                 # c = f c_prev + i g
+            add(c_t, multiply(i_t, g_t, tmp), c_t)
+            h = multiply(o_t, act(c_t, tmp), h_t)      # h = o act(c)
         return (h, c[S].copy()), LSTMSegment(gates, c, states[0], out, rec_mask)
 
     def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
@@ -415,23 +450,26 @@ class LSTMCellMath(_CellMath):
         dz_o *= act_c                                  #   do = dh act(c)
         del act_c
         dz_ifg = dz.reshape(S, B, 4, H)[:, :, :3]      # (S, B, 3, H): the blocks dc multiplies
-        W_hT = np.ascontiguousarray(W_h.T)             # (4H, H), contiguous for the matmul
-        dh = np.array(dstates[0], dtype=gates.dtype)
+        rec_matmul_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
+        seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
+        dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         dc = np.array(dstates[1], dtype=gates.dtype)
         dc_b, tmp = dc[:, None, :], np.empty((B, H), gates.dtype)
-        for t in reversed(range(S)):
+        add, multiply = np.add, np.multiply
+        steps = zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev), dc_dh[::-1], dz[::-1],
+                    dz_ifg[::-1], dz_o[::-1], f[::-1])
+        for t, dh, d_prev, dc_dh_t, dz_t, dz_ifg_t, dz_o_t, f_t in steps:
             if dys is not None:
-                dh += dys[t]                           # the output's gradient at t
-            seen[t] = dh
-            dc += np.multiply(dh, dc_dh[t], out=tmp)   # both paths into c_t: h = o act(c), c_t+1
-            dz_ifg[t] *= dc_b
-            dz_o[t] *= dh
-            _rec_matmul_back_into(dz[t], W_h, W_hT, mask, out=dh)   # dh_prev
-            dc *= f[t]                                 # dc_prev
+                add(dh, dys[t], dh)                    # the output's gradient at t
+            add(dc, multiply(dh, dc_dh_t, tmp), dc)    # both paths into c_t: h = o act(c), c_t+1
+            multiply(dz_ifg_t, dc_b, dz_ifg_t)
+            multiply(dz_o_t, dh, dz_o_t)
+            rec_matmul_back(dz_t, d_prev)
+            multiply(dc, f_t, dc)                      # dc_prev
             if t in cuts:
-                dh[...] = 0.0
+                d_prev[...] = 0.0
                 dc[...] = 0.0
-        return dz, dz, (dh, dc)
+        return dz, dz, (dh_prev, dc)
 
 
 
@@ -536,6 +574,7 @@ class GRUCellMath(_CellMath):
             return super().forward_segment(zx, states, W_h, b_h, rec_mask, out)
         h, = states
         S, (B, H) = len(zx), h.shape
+        h = np.asarray(h, zx.dtype)                    # one dtype end to end
         gates = zx                                     # (S, B, 3H), blocks z r h
         zr, hh = gates[..., :2 * H], gates[..., 2 * H:]
         fast = self.recurrent_activation == "sigmoid"
@@ -545,30 +584,33 @@ class GRUCellMath(_CellMath):
             scale[:2 * H] = 0.5
             W_h = W_h * scale
             b_h = None if b_h is None else b_h * scale
-        rec_h = np.empty((S, B, H), gates.dtype)       # hz_h of every step
-        zh = np.empty((B, 3 * H), gates.dtype)
-        for t in range(S):
-            if rec_mask is None:
-                np.matmul(h, W_h, out=zh)              # (B, 3H) = h_prev U + b_h
+            half = scale[:2 * H]                       # an array: a Python scalar costs a conversion
+        if b_h is not None:                            # the z, r blocks' recurrent bias joins zx
+            zr += b_h[:2 * H]
+        rec_h = np.empty((S, B, H), gates.dtype)       # hz_h = h_prev U_h + b_h of every step
+        zh, tmp = np.empty((B, 3 * H), gates.dtype), np.empty((B, H), gates.dtype)
+        zh_zr, zh_h, b_hh = zh[:, :2 * H], zh[:, 2 * H:], None if b_h is None else b_h[2 * H:]
+        act, ra, tanh = self.act, self.ra, np.tanh
+        add, subtract, multiply = np.add, np.subtract, np.multiply
+        rec_matmul = _step_rec_matmul(W_h, rec_mask, gates.dtype)
+        for z_r, cand, rec_h_t, h_t in zip(zr, hh, rec_h, out):
+            rec_matmul(h, zh)                          # (B, 3H) = h_prev U
+            if b_hh is None:
+                rec_h_t[...] = zh_h
             else:
-                zh[...] = _rec_matmul(h * rec_mask, W_h)
-            if b_h is not None:
-                zh += b_h
-            z_r = zr[t]
-            z_r += zh[:, :2 * H]
+                add(zh_h, b_hh, rec_h_t)
+            add(z_r, zh_zr, z_r)
             if fast:                                   # update and reset gates, in place
-                np.tanh(z_r, out=z_r)
-                z_r *= 0.5
-                z_r += 0.5
+                tanh(z_r, z_r)
+                multiply(z_r, half, z_r)
+                add(z_r, half, z_r)
             else:
-                self.ra(z_r, out=z_r)
-            rec_h[t] = zh[:, 2 * H:]
-            cand = hh[t]
-            cand += np.multiply(z_r[:, H:], zh[:, 2 * H:], out=zh[:, 2 * H:])   # + r hz_h
-            self.act(cand, out=cand)                   # candidate state
-            h_t = np.subtract(h, cand, out=out[t])     # h = hh + z (h_prev - hh)
-            h_t *= z_r[:, :H]
-            h = np.add(h_t, cand, out=h_t)
+                ra(z_r, z_r)
+            add(cand, multiply(z_r[:, H:], rec_h_t, tmp), cand)   # + r hz_h
+            act(cand, cand)                            # candidate state
+            subtract(h, cand, h_t)                     # h = hh + z (h_prev - hh)
+            multiply(h_t, z_r[:, :H], h_t)
+            h = add(h_t, cand, h_t)
         return (h,), GRUSegment(gates, rec_h, states[0], out, rec_mask)
 
     def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
@@ -591,22 +633,25 @@ class GRUCellMath(_CellMath):
         del h_prev
         dzh = dzx.copy()                               # the recurrent side: hz_h's block times r
         dzh[..., 2 * H:] *= r
-        W_hT = np.ascontiguousarray(W_h.T)
-        dh = np.array(dstates[0], dtype=gates.dtype)
-        dh_b, tmp = dh[:, None, :], np.empty((B, H), gates.dtype)
+        rec_matmul_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
+        seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
+        dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
+        tmp, add, multiply = np.empty((B, H), gates.dtype), np.add, np.multiply
         dzx3, dzh3 = dzx.reshape(S, B, 3, H), dzh.reshape(S, B, 3, H)
-        for t in reversed(range(S)):
+        steps = zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev), dzx3[::-1],
+                    dzh3[::-1], dzh[::-1], z[::-1])
+        for t, dh, d_prev, dzx3_t, dzh3_t, dzh_t, z_t in steps:
             if dys is not None:
-                dh += dys[t]                           # the output's gradient at t
-            seen[t] = dh
-            dzx3[t] *= dh_b
-            dzh3[t] *= dh_b
-            _rec_matmul_back_into(dzh[t], W_h, W_hT, mask, out=tmp)
-            dh *= z[t]                                 # dh_prev: the direct path, h = z h_prev + ...
-            dh += tmp                                  # and the recurrent matmul
+                add(dh, dys[t], dh)                    # the output's gradient at t
+            dh_b = dh[:, None, :]
+            multiply(dzx3_t, dh_b, dzx3_t)
+            multiply(dzh3_t, dh_b, dzh3_t)
+            rec_matmul_back(dzh_t, tmp)
+            multiply(dh, z_t, d_prev)                  # dh_prev: the direct path, h = z h_prev + ...
+            add(d_prev, tmp, d_prev)                   # and the recurrent matmul
             if t in cuts:
-                dh[...] = 0.0
-        return dzx, dzh, (dh,)
+                d_prev[...] = 0.0
+        return dzx, dzh, (dh_prev,)
 
     def kernel_grad(self, caches, dzh_seq):
         """dW_h (H, 3H). reset_after: one matmul. Otherwise the z, r blocks come from rec_in and the
