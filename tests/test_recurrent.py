@@ -177,6 +177,23 @@ def test_gradients_match_finite_differences(float64, cell, option, unroll):
     gradcheck(problem, problem.built_layer(unroll=unroll))
 
 
+@pytest.mark.parametrize("option", ["last_output", "mask", "go_backwards"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_data_input_gets_no_gradient_and_the_weights_the_same(float64, cell, option):
+    """x as plain data (no gradient wanted): the fused VJP skips dL/dx, and every other gradient
+    equals that of the unrolled path run on x requiring a gradient."""
+    problem = Problem(cell, option, batch=3, timesteps=5, features=2, units=3, seed=5)
+    _, want, _ = run(problem, problem.built_layer(unroll=True))
+    layer = problem.built_layer(unroll=False)
+    x = Tensor(problem.x.copy())
+    states = [Tensor(s.copy(), requires_grad=True) for s in problem.states0]
+    outputs = as_list(problem.call(layer, x, *states))
+    rng = np.random.default_rng(1)
+    sum((o * rng.standard_normal(o.shape)).sum() for o in outputs).backward()
+    assert x.grad is None
+    assert_all_close([t.grad for t in states + layer.weights], want[1:], what="states, weights")
+
+
 def _relu_margin(problem):
     """Smallest |pre-activation| of a SimpleRNN(relu) run without mask (finite differences need
     every pre-activation away from the kink)."""

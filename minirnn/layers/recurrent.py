@@ -30,7 +30,7 @@ _SEGMENT = 256  # timesteps whose input projection is computed (and weight gradi
 @primitive
 def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None, rec_mask=None,
               go_backwards=False, zero_output_for_mask=False, truncate=None, checkpoint=None,
-              last_only=False, on_bptt=None):
+              last_only=False, on_bptt=None, input_grad=True):
     """The whole recurrent layer as one primitive.
 
     x: (B, T, D); w_x: (D, kH); w_h: (H, kH); bias: (kH,), or (2, kH) for GRU reset_after
@@ -44,6 +44,7 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
     caches during backward (memory ~ T/s + s steps of caches instead of T).
     Returns (Y, *final_states): Y (B, T, H) in processing order (reversed if go_backwards), or
     with last_only the last output (B, H), so no (B, T, H) output or gradient is ever stored.
+    input_grad=False: x is data needing no gradient; its (T, B, kH) @ (kH, D) product is skipped.
     """
     xs = np.swapaxes(x, 0, 1)                                    # (T, B, D)
     if go_backwards:
@@ -99,7 +100,7 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         dys = None if last_only else np.swapaxes(grads[0], 0, 1)  # (T, B, H)
         dstates = [np.array(g) for g in grads[1:]]
         seen = np.empty((T, B, H), dtype=dtype)
-        dxs = np.empty((T, B, D), dtype=dtype)
+        dxs = np.empty((T, B, D), dtype=dtype) if input_grad else None
         dw_x, dw_h = np.zeros_like(w_x), np.zeros_like(w_h)
         db = np.zeros((2,) + bias.shape[-1:] if bias.ndim == 2 else bias.shape, dtype=dtype)
         masked = None if masks is None else masked_bptt(dys, grads)
@@ -126,9 +127,12 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
                 db[1] += dzh.sum(axis=(0, 1))
             else:
                 db += dz.sum(axis=(0, 1))
-            dxs[start:stop] = dz @ w_x.T
+            if input_grad:
+                dxs[start:stop] = dz @ w_x.T
         if on_bptt is not None:
             on_bptt(seen)
+        if not input_grad:
+            return (None, dw_x, dw_h, db) + tuple(dstates)
         if input_mask is not None:
             dxs *= input_mask
         if go_backwards:
@@ -352,7 +356,8 @@ class RNN(Layer):
                              rec_mask=rec_mask, go_backwards=self.go_backwards,
                              zero_output_for_mask=self.zero_output_for_mask,
                              truncate=self.truncate_bptt, checkpoint=self._checkpoint(T),
-                             last_only=not self.return_sequences, on_bptt=self._bptt_recorder())
+                             last_only=not self.return_sequences, on_bptt=self._bptt_recorder(),
+                             input_grad=isinstance(inputs, Tensor) and inputs.requires_grad)
             output, states = outs[0], list(outs[1:])
         if self.stateful and not is_tracing():
             self.states = [s.data.copy() for s in states]
