@@ -9,6 +9,8 @@ import contextlib
 import functools
 import gc
 import inspect
+import itertools
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -68,17 +70,22 @@ class FreedGraphError(ValueError, RuntimeError):
     """backward() reached a node whose graph was already released."""
 
 
-class Node:
-    """One recorded primitive call: its VJP, its inputs, and bookkeeping for its outputs."""
-    __slots__ = ("vjp", "inputs", "out_shapes", "out_dtypes", "retained", "name", "multi",
-                 "__weakref__")
+_recorded = itertools.count()
 
-    def __init__(self, vjp, inputs, outputs, name, multi=False):
+
+class Node:
+    """One recorded primitive call: its VJP, its inputs, and bookkeeping for its outputs.
+
+    outs is None for a primitive with one output; for several, it holds each output's
+    (shape, dtype), so that outputs which received no gradient can be given zeros.
+    """
+    __slots__ = ("vjp", "inputs", "outs", "retained", "name", "seq", "__weakref__")
+
+    def __init__(self, vjp, inputs, name, outs=None):
+        self.seq = next(_recorded)  # a node's inputs were made by nodes recorded before it
         self.vjp = vjp
-        self.multi = multi  # the VJP takes a tuple of output gradients
         self.inputs = inputs
-        self.out_shapes = [o.shape for o in outputs]
-        self.out_dtypes = [o.dtype for o in outputs]
+        self.outs = outs
         self.retained = None  # {output index: Tensor} for outputs that asked to keep their grad
         self.name = name
 
@@ -193,65 +200,93 @@ def _accumulate(tensor, grad):
         tensor.grad = tensor.grad + grad
 
 
-def _topological_order(root):
-    """Nodes reachable from root, each after every node that consumes it (iterative DFS)."""
-    order, visited = [], {id(root)}
-    stack = [(root, iter(root.inputs or ()))]
-    while stack:
-        node, children = stack[-1]
-        for child in children:
-            parent = child._node
-            if parent is not None and child.requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, iter(parent.inputs or ())))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    order.reverse()
-    return order
-
-
 def _backpropagate(root, index, grad, retain_graph):
-    pending = {id(root): [None] * len(root.out_shapes)}
-    pending[id(root)][index] = grad
-    for node in _topological_order(root):
-        out_grads = pending.pop(id(node), None)
-        if out_grads is None:
-            continue
+    """Call the VJP of every node that a gradient reaches, each after all of its consumers.
+
+    Nodes are numbered as they are recorded, and a node's inputs are recorded before it, so taking
+    the highest-numbered waiting node first (a heap, no recursion) is a topological order. The
+    gradients for a node wait in `grads` (an array, or one slot per output for a node with several
+    outputs). A leaf's gradients are summed over the pass in a buffer of its own, then added to
+    `.grad` once.
+    """
+    if root.outs is None:
+        grads = {root: grad}
+    else:
+        grads = {root: [None] * len(root.outs)}
+        grads[root][index] = grad
+    leaves = {}  # leaf -> [summed gradient, whether that array is ours to add into]
+    heap = [(-root.seq, root)]
+    while heap:
+        node = heappop(heap)[1]
+        out = grads.pop(node)
         if node.vjp is None:
             raise FreedGraphError(
                 f"backward() through a graph that was already released (node '{node.name}'); "
                 f"expected a live graph: pass retain_graph=True to the first backward() call")
-        if node.retained:
-            for i, kept in node.retained.items():
-                if out_grads[i] is not None:
-                    _accumulate(kept, out_grads[i])
-        if not node.multi:
-            in_grads = node.vjp(out_grads[0])
+        if node.outs is None:
+            if node.retained:
+                _accumulate(node.retained[0], out)
+            in_grads = node.vjp(out)
         else:
+            if node.retained:
+                for i, kept in node.retained.items():
+                    if out[i] is not None:
+                        _accumulate(kept, out[i])
             # an output nobody used contributes a zero gradient
-            in_grads = node.vjp(tuple(np.zeros(s, d) if g is None else g for g, s, d in
-                                      zip(out_grads, node.out_shapes, node.out_dtypes)))
+            in_grads = node.vjp(tuple(np.zeros(s, d) if g is None else g
+                                      for g, (s, d) in zip(out, node.outs)))
         for tensor, g in zip(node.inputs, in_grads):
             if g is None or not tensor.requires_grad:
                 continue
-            if tensor._node is None:
-                _accumulate(tensor, g)
+            parent = tensor._node
+            if parent is None:
+                _gather_leaf(leaves, tensor, g)
+            elif parent.outs is None:
+                held = grads.get(parent)
+                if held is None:
+                    grads[parent] = g
+                    heappush(heap, (-parent.seq, parent))
+                else:
+                    grads[parent] = held + g
             else:
-                slots = pending.setdefault(id(tensor._node), [None] * len(tensor._node.out_shapes))
-                slots[tensor._index] = g if slots[tensor._index] is None else slots[tensor._index] + g
+                slots = grads.get(parent)
+                if slots is None:
+                    slots = grads[parent] = [None] * len(parent.outs)
+                    heappush(heap, (-parent.seq, parent))
+                i = tensor._index
+                slots[i] = g if slots[i] is None else slots[i] + g
         if not retain_graph:
             node.vjp = None
             node.inputs = None
             node.retained = None  # break the node <-> retained-tensor cycle so no gc is needed
+    for leaf, (total, owned) in leaves.items():
+        if leaf.grad is None:
+            leaf.grad = total if owned else total.copy()  # never alias an array a VJP returned
+        else:
+            leaf.grad = leaf.grad + total
+
+
+def _gather_leaf(leaves, leaf, g):
+    """Add g to leaf's gradient of this pass, in the leaf's dtype."""
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    entry = leaves.get(leaf)
+    if entry is None:
+        leaves[leaf] = [g, False]
+    elif entry[1]:
+        entry[0] += g
+    else:
+        entry[0], entry[1] = entry[0] + g, True
+
+
+_new = object.__new__
 
 
 def _wrap(array):
     """A Tensor around a fresh ndarray result, skipping the checks of Tensor()."""
-    t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.requires_grad, t._node, t._index, t.name, t._mask = \
-        array if isinstance(array, np.ndarray) else np.asarray(array), None, False, None, 0, None, None
+    t = _new(Tensor)
+    t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+    t.grad, t.requires_grad, t._node, t._index, t.name, t._mask = None, False, None, 0, None, None
     return t
 
 
@@ -266,6 +301,15 @@ def _float_dtype(values):
     """The floating dtype an op computes in: that of its float Tensor inputs, else floatx."""
     dtypes = [v.data.dtype for v in values if isinstance(v, Tensor) and v.data.dtype.kind == "f"]
     return np.result_type(*dtypes) if dtypes else np.dtype(_FLOATX)
+
+
+def _cast_inputs(args):
+    """Tensors for a primitive's inputs: float (and boolean) Tensors as they are, anything else
+    (arrays, scalars, integer Tensors) cast to the op's float dtype."""
+    dtype = _float_dtype(args)
+    return [a if isinstance(a, Tensor) and a.data.dtype.kind in "fb"
+            else _wrap(np.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype))
+            for a in args]
 
 
 def primitive(fn=None, *, cast=True):
@@ -287,33 +331,42 @@ def primitive(fn=None, *, cast=True):
     else:
         n_inputs = sum(1 for p in params if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD)
         static_names = [p.name for p in params[n_inputs:] if p.kind is p.POSITIONAL_OR_KEYWORD]
+    name = fn.__name__
 
     @functools.wraps(fn)
     def op(*args, **static):
         if n_inputs is not None and len(args) > n_inputs:
             if len(args) > n_inputs + len(static_names):
-                raise TypeError(f"{fn.__name__} takes {n_inputs + len(static_names)} positional "
+                raise TypeError(f"{name} takes {n_inputs + len(static_names)} positional "
                                 f"arguments; got {len(args)}")
             static.update(zip(static_names, args[n_inputs:]))
             args = args[:n_inputs]
-        if cast and all(type(a) is Tensor and a.data.dtype.kind == "f" for a in args):
-            inputs = args                                        # the common case, kept fast
-        elif cast:
-            dtype = _float_dtype(args)
-            inputs = [a if isinstance(a, Tensor) and a.data.dtype.kind in "fb"
-                      else Tensor(np.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype))
-                      for a in args]
+        needs_grad = False
+        for a in args:  # the common case: every input already a float Tensor
+            if type(a) is not Tensor or (cast and a.data.dtype.kind != "f"):
+                inputs = _cast_inputs(args) if cast else [as_tensor(a) for a in args]
+                needs_grad = any(t.requires_grad for t in inputs)
+                break
+            if a.requires_grad:
+                needs_grad = True
         else:
-            inputs = [as_tensor(a) for a in args]
-        value, vjp = fn(*(t.data for t in inputs), **static)
-        needs_grad = _GRAD_ENABLED and any(t.requires_grad for t in inputs)
-        multi = isinstance(value, tuple)
-        outputs = tuple(map(_wrap, value)) if multi else (_wrap(value),)
-        if needs_grad:
-            node = Node(vjp, inputs, [o.data for o in outputs], fn.__name__, multi)
-            for i, out in enumerate(outputs):
-                out.requires_grad, out._node, out._index = True, node, i
-        return outputs if isinstance(value, tuple) else outputs[0]
+            inputs = args
+        value, vjp = fn(*[t.data for t in inputs], **static)
+        if isinstance(value, tuple):
+            outputs = tuple(map(_wrap, value))
+            if needs_grad and _GRAD_ENABLED:
+                node = Node(vjp, inputs, name, tuple((o.data.shape, o.data.dtype) for o in outputs))
+                for i, out in enumerate(outputs):
+                    out.requires_grad, out._node, out._index = True, node, i
+            return outputs
+        out = _new(Tensor)
+        out.data = value if isinstance(value, np.ndarray) else np.asarray(value)
+        out.grad, out._index, out.name, out._mask = None, 0, None, None
+        if needs_grad and _GRAD_ENABLED:
+            out.requires_grad, out._node = True, Node(vjp, inputs, name)
+        else:
+            out.requires_grad, out._node = False, None
+        return out
 
     op.raw = fn
     return op

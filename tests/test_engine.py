@@ -149,6 +149,39 @@ def test_grads_never_alias_each_other_or_the_upstream_array():
     np.testing.assert_array_equal(upstream, [1.0, -1.0])
 
 
+def test_a_leaf_used_many_times_sums_without_touching_the_upstream_array():
+    """The pass sums a leaf's gradients in a buffer of its own: never in an array a VJP returned."""
+    x = leaf([1.0, 2.0])
+    upstream = np.array([1.0, -1.0])
+    (x + x + x + x).backward(upstream)   # add's VJP hands the upstream array itself to both inputs
+    np.testing.assert_array_equal(upstream, [1.0, -1.0])
+    np.testing.assert_array_equal(x.grad, 4 * upstream)
+    assert not np.shares_memory(x.grad, upstream)
+
+
+def test_a_later_backward_leaves_the_previous_grad_array_alone():
+    x = leaf([1.0, 2.0])
+    (x * 3.0).sum().backward()
+    first = x.grad
+    (x * x + x + x).sum().backward()
+    np.testing.assert_array_equal(first, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad, [3.0 + 2.0 + 2.0, 3.0 + 4.0 + 2.0])
+
+
+def test_gradient_waits_for_every_consumer_whatever_the_order_of_use():
+    """A tensor whose consumers were recorded far apart, one of them through a long chain:
+    its VJP runs once, with the sum of everything that reaches it."""
+    x = leaf([0.5, -1.0])
+    h = ops.tanh(x)
+    late = h
+    for _ in range(50):
+        late = late * 1.01
+    y = (h * 2.0 + late + h).sum()
+    y.backward()
+    t = np.tanh([0.5, -1.0])
+    np.testing.assert_allclose(x.grad, (2.0 + 1.01 ** 50 + 1.0) * (1 - t ** 2), rtol=1e-12)
+
+
 def test_gradients_accumulate_across_backward_calls_until_zero_grad():
     x = leaf([1.0, -2.0])
     (x * 3.0).sum().backward()
