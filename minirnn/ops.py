@@ -100,6 +100,9 @@ def _check_matmul(a_shape, b_shape):
 @primitive
 def matmul(a, b):
     """np.matmul semantics: 1-D, 2-D and batched N-D with broadcast batch dimensions."""
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+        # the common case, kept short; np.dot, as np.matmul is slow for a (n, 1) @ (1, m) product
+        return np.dot(a, b), lambda g: (np.dot(g, b.T), np.dot(a.T, g))
     _check_matmul(a.shape, b.shape)
 
     def vjp(g):
@@ -436,17 +439,24 @@ def unstack(x, axis=0):
 
 @primitive
 def _split(x, sections, axis):
-    parts = tuple(np.split(x, sections, axis=axis))
+    if isinstance(sections, int):  # equal sections: plain slices, without np.split's overhead
+        n, lead = x.shape[axis] // sections, (slice(None),) * (axis % x.ndim)
+        parts = tuple(x[lead + (slice(i * n, (i + 1) * n),)] for i in range(sections))
+    else:
+        parts = tuple(np.split(x, sections, axis=axis))
     return parts, lambda gs: (np.concatenate(gs, axis=axis),)
 
 
 def split(x, indices_or_sections, axis=0):
     """np.split: a tuple of tensors (one graph node with several outputs)."""
     x = as_tensor(x)
-    if np.ndim(indices_or_sections) == 0 and x.shape[axis] % int(indices_or_sections):
-        raise ValueError(f"split: axis {axis} of size {x.shape[axis]} does not divide into "
-                         f"{indices_or_sections} equal sections")
-    sections = indices_or_sections if np.ndim(indices_or_sections) == 0 else list(indices_or_sections)
+    if isinstance(indices_or_sections, (int, np.integer)) or np.ndim(indices_or_sections) == 0:
+        sections = int(indices_or_sections)
+        if x.shape[axis] % sections:
+            raise ValueError(f"split: axis {axis} of size {x.shape[axis]} does not divide into "
+                             f"{indices_or_sections} equal sections")
+    else:
+        sections = list(indices_or_sections)
     return _split(x, sections=sections, axis=axis)
 
 
