@@ -280,6 +280,7 @@ def _gather_leaf(leaves, leaf, g):
 
 
 _new = object.__new__
+_NUMBERS = (float, int)  # Python numbers; bool, an int subclass, takes the general path
 
 
 def _wrap(array):
@@ -299,8 +300,12 @@ def as_tensor(value, dtype=None):
 
 def _float_dtype(values):
     """The floating dtype an op computes in: that of its float Tensor inputs, else floatx."""
-    dtypes = [v.data.dtype for v in values if isinstance(v, Tensor) and v.data.dtype.kind == "f"]
-    return np.result_type(*dtypes) if dtypes else np.dtype(_FLOATX)
+    dtype = None
+    for v in values:
+        if isinstance(v, Tensor) and v.data.dtype.kind == "f":
+            d = v.data.dtype
+            dtype = d if dtype is None or d == dtype else np.result_type(dtype, d)
+    return np.dtype(_FLOATX) if dtype is None else dtype
 
 
 def _cast_inputs(args):
@@ -310,6 +315,22 @@ def _cast_inputs(args):
     return [a if isinstance(a, Tensor) and a.data.dtype.kind in "fb"
             else _wrap(np.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype))
             for a in args]
+
+
+def _outputs(value, vjp, inputs, needs_grad, name):
+    """Tensors for a primitive's result (an array, or a tuple of them), with a node recording the
+    call when a gradient is needed."""
+    if not isinstance(value, tuple):
+        out = _wrap(value)
+        if needs_grad and _GRAD_ENABLED:
+            out.requires_grad, out._node = True, Node(vjp, inputs, name)
+        return out
+    outputs = tuple(map(_wrap, value))
+    if needs_grad and _GRAD_ENABLED:
+        node = Node(vjp, inputs, name, tuple((o.data.shape, o.data.dtype) for o in outputs))
+        for i, out in enumerate(outputs):
+            out.requires_grad, out._node, out._index = True, node, i
+    return outputs
 
 
 def primitive(fn=None, *, cast=True):
@@ -333,41 +354,58 @@ def primitive(fn=None, *, cast=True):
         static_names = [p.name for p in params[n_inputs:] if p.kind is p.POSITIONAL_OR_KEYWORD]
     name = fn.__name__
 
-    @functools.wraps(fn)
-    def op(*args, **static):
+    def general(*args, **static):
         if n_inputs is not None and len(args) > n_inputs:
             if len(args) > n_inputs + len(static_names):
                 raise TypeError(f"{name} takes {n_inputs + len(static_names)} positional "
                                 f"arguments; got {len(args)}")
             static.update(zip(static_names, args[n_inputs:]))
             args = args[:n_inputs]
-        needs_grad = False
-        for a in args:  # the common case: every input already a float Tensor
-            if type(a) is not Tensor or (cast and a.data.dtype.kind != "f"):
-                inputs = _cast_inputs(args) if cast else [as_tensor(a) for a in args]
-                needs_grad = any(t.requires_grad for t in inputs)
-                break
-            if a.requires_grad:
-                needs_grad = True
+        if cast:
+            inputs = _cast_inputs(args)
         else:
-            inputs = args
+            inputs = [a if isinstance(a, Tensor) else Tensor(a) for a in args]
         value, vjp = fn(*[t.data for t in inputs], **static)
-        if isinstance(value, tuple):
-            outputs = tuple(map(_wrap, value))
-            if needs_grad and _GRAD_ENABLED:
-                node = Node(vjp, inputs, name, tuple((o.data.shape, o.data.dtype) for o in outputs))
-                for i, out in enumerate(outputs):
-                    out.requires_grad, out._node, out._index = True, node, i
-            return outputs
+        return _outputs(value, vjp, inputs, any(t.requires_grad for t in inputs), name)
+
+    # The common cases, kept short: one or two inputs, each a float Tensor (or, without cast, any
+    # Tensor), static arguments by keyword. Anything else goes through `general`.
+    n_fast = 2 if n_inputs is None else min(n_inputs, 2)
+
+    def op(*args, **static):
+        n = len(args)
+        if n == 2 and n_fast == 2:
+            a, b = args
+            if type(a) is Tensor and type(b) is Tensor:
+                if cast and (a.data.dtype.kind != "f" or b.data.dtype.kind != "f"):
+                    return general(*args, **static)
+            elif cast and type(a) is Tensor and type(b) in _NUMBERS and a.data.dtype.kind == "f":
+                args = a, b = a, _wrap(np.asarray(b, a.data.dtype))   # x * 2.0: in x's dtype
+            elif cast and type(b) is Tensor and type(a) in _NUMBERS and b.data.dtype.kind == "f":
+                args = a, b = _wrap(np.asarray(a, b.data.dtype)), b
+            else:
+                return general(*args, **static)
+            value, vjp = fn(a.data, b.data, **static)
+            needs_grad = a.requires_grad or b.requires_grad
+        elif n == 1 and n_fast:
+            x = args[0]
+            if type(x) is not Tensor or (cast and x.data.dtype.kind != "f"):
+                return general(*args, **static)
+            value, vjp = fn(x.data, **static)
+            needs_grad = x.requires_grad
+        else:
+            return general(*args, **static)
+        if type(value) is not np.ndarray:
+            return _outputs(value, vjp, args, needs_grad, name)
         out = _new(Tensor)
-        out.data = value if isinstance(value, np.ndarray) else np.asarray(value)
-        out.grad, out._index, out.name, out._mask = None, 0, None, None
+        out.data, out.grad, out._index, out.name, out._mask = value, None, 0, None, None
         if needs_grad and _GRAD_ENABLED:
-            out.requires_grad, out._node = True, Node(vjp, inputs, name)
+            out.requires_grad, out._node = True, Node(vjp, args, name)
         else:
             out.requires_grad, out._node = False, None
         return out
 
+    op = functools.wraps(fn)(op)
     op.raw = fn
     return op
 

@@ -383,6 +383,21 @@ def test_float32_tensor_is_not_upcast_by_float64_numpy_or_python_floats():
     assert x.grad.dtype == np.float32
 
 
+def test_python_numbers_take_the_tensor_dtype_on_either_side():
+    for dtype in (np.float32, np.float64):
+        x = leaf([1.0, -2.0], dtype)
+        results = [x * 3, 3 - x, x / 2.5, 0.5 + x, x - True, ops.maximum(x, 0)]
+        assert [r.dtype for r in results] == [dtype] * len(results)
+        np.testing.assert_array_equal(results[1].data, [2.0, 5.0])
+        np.testing.assert_array_equal(results[4].data, [0.0, -3.0])
+        loss = results[0].sum()
+        for r in results[1:]:
+            loss = loss + r.sum()
+        loss.backward()
+        assert x.grad.dtype == dtype
+        np.testing.assert_allclose(x.grad, [3 - 1 + 0.4 + 1 + 1 + 1, 3 - 1 + 0.4 + 1 + 1 + 0], rtol=1e-6)
+
+
 def test_float64_meets_float32_computes_in_float64():
     a = leaf([1.0, 2.0], np.float64)
     b = leaf([3.0, 4.0], np.float32)
