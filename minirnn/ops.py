@@ -439,11 +439,14 @@ def unstack(x, axis=0):
 
 @primitive
 def _split(x, sections, axis):
-    if isinstance(sections, int):  # equal sections: plain slices, without np.split's overhead
-        n, lead = x.shape[axis] // sections, (slice(None),) * (axis % x.ndim)
-        parts = tuple(x[lead + (slice(i * n, (i + 1) * n),)] for i in range(sections))
+    """np.split's parts as plain slices, without np.split's own overhead."""
+    size = x.shape[axis]
+    if isinstance(sections, int):
+        bounds = range(0, size + 1, size // sections) if size else [0] * (sections + 1)
     else:
-        parts = tuple(np.split(x, sections, axis=axis))
+        bounds = [0, *sections, size]
+    lead = (slice(None),) * (axis % x.ndim)
+    parts = tuple(x[lead + (slice(bounds[i], bounds[i + 1]),)] for i in range(len(bounds) - 1))
     return parts, lambda gs: (np.concatenate(gs, axis=axis),)
 
 
