@@ -385,13 +385,13 @@ def primitive(fn=None, *, cast=True):
                 args = a, b = _wrap(np.asarray(a, b.data.dtype)), b
             else:
                 return general(*args, **static)
-            value, vjp = fn(a.data, b.data, **static)
+            value, vjp = fn(a.data, b.data, **static) if static else fn(a.data, b.data)
             needs_grad = a.requires_grad or b.requires_grad
         elif n == 1 and n_fast:
             x = args[0]
             if type(x) is not Tensor or (cast and x.data.dtype.kind != "f"):
                 return general(*args, **static)
-            value, vjp = fn(x.data, **static)
+            value, vjp = fn(x.data, **static) if static else fn(x.data)
             needs_grad = x.requires_grad
         else:
             return general(*args, **static)
