@@ -637,20 +637,19 @@ class GRUCellMath(_CellMath):
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         tmp, add, multiply = np.empty((B, H), gates.dtype), np.add, np.multiply
-        dzx3, dzh3 = dzx.reshape(S, B, 3, H), dzh.reshape(S, B, 3, H)
-        steps = zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev), dzx3[::-1],
-                    dzh3[::-1], dzh[::-1], z[::-1])
-        for t, dh, d_prev, dzx3_t, dzh3_t, dzh_t, z_t in steps:
+        dzh3 = dzh.reshape(S, B, 3, H)
+        steps = zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev), dzh3[::-1],
+                    dzh[::-1], z[::-1])
+        for t, dh, d_prev, dzh3_t, dzh_t, z_t in steps:
             if dys is not None:
                 add(dh, dys[t], dh)                    # the output's gradient at t
-            dh_b = dh[:, None, :]
-            multiply(dzx3_t, dh_b, dzx3_t)
-            multiply(dzh3_t, dh_b, dzh3_t)
+            multiply(dzh3_t, dh[:, None, :], dzh3_t)   # every block's dz is its factor times dh
             rec_matmul_back(dzh_t, tmp)
             multiply(dh, z_t, d_prev)                  # dh_prev: the direct path, h = z h_prev + ...
             add(d_prev, tmp, d_prev)                   # and the recurrent matmul
             if t in cuts:
                 d_prev[...] = 0.0
+        dzx.reshape(S, B, 3, H)[...] *= seen[:, :, None, :]   # the loop needs dzh only: dzx after it
         return dzx, dzh, (dh_prev,)
 
     def kernel_grad(self, caches, dzh_seq):
