@@ -214,7 +214,7 @@ def _backpropagate(root, index, grad, retain_graph):
     else:
         grads = {root: [None] * len(root.outs)}
         grads[root][index] = grad
-    leaves = {}  # leaf -> [summed gradient, whether that array is ours to add into]
+    leaves = {}  # id(leaf) -> [leaf, summed gradient, whether that array is ours to add into]
     heap = [(-root.seq, root)]
     while heap:
         node = heappop(heap)[1]
@@ -259,7 +259,7 @@ def _backpropagate(root, index, grad, retain_graph):
             node.vjp = None
             node.inputs = None
             node.retained = None  # break the node <-> retained-tensor cycle so no gc is needed
-    for leaf, (total, owned) in leaves.items():
+    for leaf, total, owned in leaves.values():
         if leaf.grad is None:
             leaf.grad = total if owned else total.copy()  # never alias an array a VJP returned
         else:
@@ -270,13 +270,13 @@ def _gather_leaf(leaves, leaf, g):
     """Add g to leaf's gradient of this pass, in the leaf's dtype."""
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
-    entry = leaves.get(leaf)
+    entry = leaves.get(id(leaf))  # by identity: a Tensor subclass may define == and no hash
     if entry is None:
-        leaves[leaf] = [g, False]
-    elif entry[1]:
-        entry[0] += g
+        leaves[id(leaf)] = [leaf, g, False]
+    elif entry[2]:
+        entry[1] += g
     else:
-        entry[0], entry[1] = entry[0] + g, True
+        entry[1], entry[2] = entry[1] + g, True
 
 
 _new = object.__new__

@@ -182,6 +182,18 @@ def test_gradient_waits_for_every_consumer_whatever_the_order_of_use():
     np.testing.assert_allclose(x.grad, (2.0 + 1.01 ** 50 + 1.0) * (1 - t ** 2), rtol=1e-12)
 
 
+def test_tensor_subclass_with_its_own_equality_gets_its_gradient():
+    class Param(minirnn.Tensor):  # defining __eq__ sets __hash__ to None
+        __slots__ = ()
+
+        def __eq__(self, other):
+            return NotImplemented
+
+    w = Param(np.array([1.0, 2.0]), requires_grad=True)
+    (w * w + w).sum().backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 5.0])
+
+
 def test_gradients_accumulate_across_backward_calls_until_zero_grad():
     x = leaf([1.0, -2.0])
     (x * 3.0).sum().backward()
