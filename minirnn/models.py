@@ -14,7 +14,7 @@ from . import optimizers as optimizers_module
 from . import saving
 from .layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
 from .random import generator
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, gc_paused, no_grad
 
 __all__ = ["Model", "Sequential", "Input", "load_model", "NonFiniteLossError"]
 
@@ -172,12 +172,13 @@ class Model(Layer):
         variables = self.trainable_weights
         for v in variables:
             v.grad = None
-        y_pred = self(x, training=True)
-        loss = self._total_loss(y, y_pred)
-        value = float(loss.data)
-        if not math.isfinite(value):
-            raise NonFiniteLossError(f"loss is {value}")
-        loss.backward()
+        with gc_paused():  # the graph dies in backward(): the collector never needs to walk it
+            y_pred = self(x, training=True)
+            loss = self._total_loss(y, y_pred)
+            value = float(loss.data)
+            if not math.isfinite(value):
+                raise NonFiniteLossError(f"loss is {value}")
+            loss.backward()
         grads = [v.grad for v in variables]
         bad = [v.name for v, g in zip(variables, grads) if g is not None and not np.isfinite(g).all()]
         if bad:
