@@ -28,6 +28,13 @@ _BY_NAME = {
 }
 
 
+# applied to a whole (batch, k*units) block, these give each column what they give it alone, and
+# a zero gradient where a column is unused (elementwise, with a finite derivative everywhere):
+# the unrolled recurrent cells apply a gate activation to several gates in one call
+BLOCKWISE = frozenset({linear, ops.tanh, ops.sigmoid, ops.relu, ops.softplus, hard_sigmoid,
+                       softsign, elu})
+
+
 def get(identifier):
     """A function Tensor -> Tensor from a name, None (linear) or a callable."""
     if identifier is None:

@@ -194,6 +194,23 @@ def test_data_input_gets_no_gradient_and_the_weights_the_same(float64, cell, opt
     assert_all_close([t.grad for t in states + layer.weights], want[1:], what="states, weights")
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_reset_before"])
+def test_gate_activation_applied_per_gate_or_to_the_whole_block_agrees(float64, cell):
+    """The unrolled cells apply an elementwise gate activation to all gates in one call; any other
+    callable (here sigmoid wrapped in a lambda, which could be anything) gate by gate. Both equal
+    the fused path; hard_sigmoid checks a second elementwise activation."""
+    for ract in ("sigmoid", "hard_sigmoid"):
+        problem = Problem(cell, "sequences_and_state", batch=2, timesteps=4, features=2, units=3,
+                          seed=2)
+        fused = problem.built_layer(unroll=False, recurrent_activation=ract)
+        assert_paths_agree(problem, fused, problem.built_layer(unroll=True, recurrent_activation=ract))
+    wrapped = lambda x: minirnn.ops.sigmoid(x)  # noqa: E731
+    assert wrapped not in minirnn.activations.BLOCKWISE
+    problem = Problem(cell, "sequences_and_state", batch=2, timesteps=4, features=2, units=3, seed=2)
+    assert_paths_agree(problem, problem.built_layer(unroll=False),
+                       problem.built_layer(unroll=True, recurrent_activation=wrapped))
+
+
 def _relu_margin(problem):
     """Smallest |pre-activation| of a SimpleRNN(relu) run without mask (finite differences need
     every pre-activation away from the kink)."""

@@ -187,8 +187,13 @@ def _lstm_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     h_prev, c_prev = states
     if rec_mask is not None:
         h_prev = h_prev * rec_mask
-    i, f, g, o = ops.split(zx + h_prev @ w_h, 4, axis=1)
-    i, f, g, o = ract(i), ract(f), act(g), ract(o)
+    z = zx + h_prev @ w_h
+    if ract in activations.BLOCKWISE:              # one call for the gates i, f, o
+        i, f, _, o = ops.split(ract(z), 4, axis=1)  # (and the unused c block)
+        g = act(ops.split(z, 4, axis=1)[2])
+    else:
+        i, f, g, o = ops.split(z, 4, axis=1)
+        i, f, g, o = ract(i), ract(f), act(g), ract(o)
     c = f * c_prev + i * g
     return (o * act(c), c)
 
@@ -197,16 +202,19 @@ def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     h_prev = states[0]
     h_rec = h_prev if rec_mask is None else h_prev * rec_mask
     H = h_prev.shape[-1]
-    x_z, x_r, x_h = ops.split(zx, 3, axis=1)
+    x_zr, x_h = ops.split(zx, [2 * H], axis=1)
     if reset_after:
-        h_z, h_r, h_h = ops.split(h_rec @ w_h + b_h, 3, axis=1)
-        z, r = ract(x_z + h_z), ract(x_r + h_r)
-        hh = act(x_h + r * h_h)
+        h_zr, h_h = ops.split(h_rec @ w_h + b_h, [2 * H], axis=1)
+        zr = x_zr + h_zr
     else:
-        h_z, h_r = ops.split(h_rec @ w_h[:, :2 * H], 2, axis=1)
-        z, r = ract(x_z + h_z), ract(x_r + h_r)
-        hh = act(x_h + (r * h_rec) @ w_h[:, 2 * H:])
-    return (z * h_prev + (1.0 - z) * hh,)
+        zr = x_zr + h_rec @ w_h[:, :2 * H]
+    if ract in activations.BLOCKWISE:              # one call for both gates
+        z, r = ops.split(ract(zr), 2, axis=1)
+    else:
+        z, r = ops.split(zr, 2, axis=1)
+        z, r = ract(z), ract(r)
+    hh = act(x_h + r * h_h) if reset_after else act(x_h + (r * h_rec) @ w_h[:, 2 * H:])
+    return (hh + z * (h_prev - hh),)               # = z h_prev + (1 - z) hh, as the fused cell
 
 
 # -- the layers ----------------------------------------------------------------------------------
@@ -348,8 +356,7 @@ class RNN(Layer):
         bias = self.bias if self.bias is not None else np.zeros(self._bias_shape(), self.dtype)
         self._bptt, self._unrolled_states, self._bptt_call = None, None, None
         if self.unroll or not self._fused_available():
-            seq, states = self._run_unrolled(inputs, states0, bias, mask, input_mask, rec_mask)
-            output = seq if self.return_sequences else seq[:, -1]
+            output, states = self._run_unrolled(inputs, states0, bias, mask, input_mask, rec_mask)
         else:
             outs = fused_rnn(inputs, self.kernel, self.recurrent_kernel, bias, *states0,
                              cell=self._cell_math(), time_mask=mask, input_mask=input_mask,
@@ -424,6 +431,8 @@ class RNN(Layer):
         return None if grads is None else np.sqrt((grads ** 2).sum(axis=-1)).mean(axis=-1)
 
     def _run_unrolled(self, inputs, states0, bias, mask, input_mask, rec_mask):
+        """The cell from primitive ops, one set of nodes per step. Returns (output, final states):
+        output (B, T, H) with return_sequences, else the last output (B, H)."""
         x = inputs if input_mask is None else inputs * input_mask[:, None, :]
         if self.reset_after:
             b_x, b_h = bias[0], bias[1]
@@ -453,6 +462,8 @@ class RNN(Layer):
                 outputs.append(new[0])
             states = list(new)
         self._unrolled_states = raw_hs
+        if not self.return_sequences:  # the last output alone: no (batch, T, units) node to undo
+            return outputs[-1], states
         return ops.stack(outputs, axis=1), states
 
     def get_config(self):
