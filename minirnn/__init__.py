@@ -1,5 +1,5 @@
 """minirnn: a pure-NumPy autodiff framework for recurrent neural networks, with explicit BPTT."""
-from . import blas
+from . import allocator, blas
 from .tensor import Tensor, tensor, no_grad, is_grad_enabled, floatx, set_floatx
 from . import ops
 from . import gradcheck
@@ -14,3 +14,4 @@ from .models import Model, Sequential, Input, load_model
 __version__ = "0.1.0"
 
 blas._apply_default()
+allocator._apply_default()
