@@ -315,6 +315,22 @@ def test_segment_matches_the_steps(name, mask_kind, B, H, T, seed, use_bh, with_
     assert_results_close(got, run_steps(cell, p, with_dys, cuts), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("steps_per_chunk", [1, 3])
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("name", CELLS)
+def test_segment_in_chunks_matches_the_steps(name, mask_kind, steps_per_chunk, monkeypatch):
+    """On large steps the backward factors are formed a few steps at a time: chunks of 1 and of 3
+    steps over 7 (the first chunk short) give the step-by-step numbers."""
+    cell = CELLS[name]()
+    p = segment_problem(cell, 2, 3, 7, 11, mask_kind, True)
+    step_size = 2 * 3 * cell.gates
+    monkeypatch.setattr(cells, "_CHUNK_ELEMENTS", steps_per_chunk * step_size)
+    assert cells._chunks(7, step_size)[:2] == [(7 - steps_per_chunk, 7),
+                                               (7 - 2 * steps_per_chunk, 7 - steps_per_chunk)]
+    got, _ = run_segment(cell, p, True, {2, 3})
+    assert_results_close(got, run_steps(cell, p, True, {2, 3}), rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("name", CELLS)
 def test_segment_float32_and_backward_twice(name, mask_kind):

@@ -180,10 +180,25 @@ def _rec_kernel_grad(x_seq, dz_seq):
     return (x @ dz).transpose(1, 0, 2).reshape(H, n_cols)
 
 
-def _prevs(seen, dh_prev):
-    """Where a segment's backward steps t = S-1 ... 0 write dL/dh_(t-1): seen[t - 1], then dh_prev
+# backward factors (what the steps multiply by, from forward values alone) are formed for a chunk
+# of steps at a time: on small steps the whole segment (fewer NumPy calls), on large ones a few
+# steps, whose arrays (about 1 MB in float32) are still in cache when the time loop reads them
+_CHUNK_ELEMENTS = 1 << 18
+
+
+def _chunks(S, step_size):
+    """(lo, hi) ranges of steps covering 0 ... S-1 in chunks of about _CHUNK_ELEMENTS values,
+    step_size values a step; the last chunk first, as BPTT goes."""
+    chunk = max(1, _CHUNK_ELEMENTS // max(step_size, 1))
+    return [(max(0, hi - chunk), hi) for hi in range(S, 0, -chunk)]
+
+
+def _prevs(seen, lo, hi, dh_prev):
+    """Where backward steps t = hi-1 ... lo write dL/dh_(t-1): seen[t - 1], and for t = 0 dh_prev
     (the gradient of the segment's initial state). seen (S, B, H) is dL/dh_t, filled in place."""
-    return itertools.chain(seen[-2::-1], (dh_prev,))
+    if lo:
+        return seen[lo - 1:hi - 1][::-1]
+    return itertools.chain(seen[:hi - 1][::-1], (dh_prev,))
 
 
 def _segment_rec_in(h0, hs, mask):
@@ -318,7 +333,7 @@ class SimpleRNNCellMath(_CellMath):
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty_like(seen[0])               # dL/dh_0's predecessor: the initial state
         add, multiply = np.add, np.multiply
-        for t, dh, d_prev, dz_t in zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev),
+        for t, dh, d_prev, dz_t in zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, 0, S, dh_prev),
                                        dz[::-1]):
             if dys is not None:
                 add(dh, dys[t], dh)                    # the output's gradient at t
@@ -426,49 +441,59 @@ class LSTMCellMath(_CellMath):
             h = multiply(o_t, act(c_t, tmp), h_t)      # h = o act(c)
         return (h, c[S].copy()), LSTMSegment(gates, c, states[0], out, rec_mask)
 
+    def _backward_factors(self, gates, c, dz):
+        """What n backward steps multiply by, from forward values alone. gates (n, B, 4H); c
+        (n + 1, B, H), c[0] the first step's c_prev. Writes into dz (n, B, 4H) each gate's
+        derivative times what dc (blocks i f g) or dh (block o) multiplies; returns dc_dh
+        (n, B, H) = o act'(c), what dh adds to dc."""
+        H = c.shape[-1]
+        i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))
+        act_c = self.act(c[1:])
+        dc_dh = self.dact(act_c)                       # dc += dh o act'(c)
+        dc_dh *= o
+        if self.recurrent_activation == "sigmoid":     # ra' = y (1 - y), all blocks, in place
+            np.subtract(1.0, gates, out=dz)
+            dz *= gates
+        else:
+            dz[...] = self.dra(gates)
+        dz_i, dz_f, dz_g, dz_o = (dz[..., j * H:(j + 1) * H] for j in range(4))
+        dz_g[...] = self.dact(g)                       # (the g block has act instead)
+        dz_i *= g                                      # di = dc g
+        dz_f *= c[:-1]                                 # df = dc c_prev
+        dz_g *= i                                      # dg = dc i
+        dz_o *= act_c                                  # do = dh act(c)
+        return dc_dh
+
     def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
         """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
         if not isinstance(cache, LSTMSegment):
             return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
         gates, c, _, _, mask = cache
         S, B, H = c.shape[0] - 1, c.shape[1], c.shape[2]
-        i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))
-        act_c = self.act(c[1:])                        # (S, B, H), for the whole segment:
-        dc_dh = self.dact(act_c)                       #   dc += dh o act'(c)
-        dc_dh *= o
-        dz = np.empty_like(gates)                      #   dz = gate' * what dc or dh multiplies:
-        if self.recurrent_activation == "sigmoid":     #   ra' = y (1 - y), all blocks, in place
-            np.subtract(1.0, gates, out=dz)
-            dz *= gates
-        else:
-            dz[...] = self.dra(gates)
-        dz_i, dz_f, dz_g, dz_o = (dz[..., j * H:(j + 1) * H] for j in range(4))
-        dz_g[...] = self.dact(g)                       #   (the g block has act instead)
-        dz_i *= g                                      #   di = dc g
-        dz_f *= c[:-1]                                 #   df = dc c_prev
-        dz_g *= i                                      #   dg = dc i
-        dz_o *= act_c                                  #   do = dh act(c)
-        del act_c
-        dz_ifg = dz.reshape(S, B, 4, H)[:, :, :3]      # (S, B, 3, H): the blocks dc multiplies
+        dz = np.empty_like(gates)
         rec_matmul_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         dc = np.array(dstates[1], dtype=gates.dtype)
         dc_b, tmp = dc[:, None, :], np.empty((B, H), gates.dtype)
         add, multiply = np.add, np.multiply
-        steps = zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev), dc_dh[::-1], dz[::-1],
-                    dz_ifg[::-1], dz_o[::-1], f[::-1])
-        for t, dh, d_prev, dc_dh_t, dz_t, dz_ifg_t, dz_o_t, f_t in steps:
-            if dys is not None:
-                add(dh, dys[t], dh)                    # the output's gradient at t
-            add(dc, multiply(dh, dc_dh_t, tmp), dc)    # both paths into c_t: h = o act(c), c_t+1
-            multiply(dz_ifg_t, dc_b, dz_ifg_t)
-            multiply(dz_o_t, dh, dz_o_t)
-            rec_matmul_back(dz_t, d_prev)
-            multiply(dc, f_t, dc)                      # dc_prev
-            if t in cuts:
-                d_prev[...] = 0.0
-                dc[...] = 0.0
+        for lo, hi in _chunks(S, gates[0].size):       # t = S-1 ... 0, a chunk of steps at a time
+            dc_dh = self._backward_factors(gates[lo:hi], c[lo:hi + 1], dz[lo:hi])
+            dz_c = dz[lo:hi]
+            steps = zip(range(hi - 1, lo - 1, -1), seen[lo:hi][::-1], _prevs(seen, lo, hi, dh_prev),
+                        dc_dh[::-1], dz_c[::-1], dz_c.reshape(hi - lo, B, 4, H)[:, :, :3][::-1],
+                        dz_c[..., 3 * H:][::-1], gates[lo:hi, :, H:2 * H][::-1])
+            for t, dh, d_prev, dc_dh_t, dz_t, dz_ifg_t, dz_o_t, f_t in steps:
+                if dys is not None:
+                    add(dh, dys[t], dh)                # the output's gradient at t
+                add(dc, multiply(dh, dc_dh_t, tmp), dc)   # both paths into c_t: h = o act(c), c_t+1
+                multiply(dz_ifg_t, dc_b, dz_ifg_t)     # dz of blocks i f g: factor times dc
+                multiply(dz_o_t, dh, dz_o_t)           # block o: factor times dh
+                rec_matmul_back(dz_t, d_prev)
+                multiply(dc, f_t, dc)                  # dc_prev
+                if t in cuts:
+                    d_prev[...] = 0.0
+                    dc[...] = 0.0
         return dz, dz, (dh_prev, dc)
 
 
@@ -613,16 +638,12 @@ class GRUCellMath(_CellMath):
             h = add(h_t, cand, h_t)
         return (h,), GRUSegment(gates, rec_h, states[0], out, rec_mask)
 
-    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
-        """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
-        if not isinstance(cache, GRUSegment):
-            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
-        gates, rec_h, h0, hs, mask = cache
-        S, B, H = rec_h.shape
+    def _backward_factors(self, gates, rec_h, h_prev, dzx, dzh):
+        """What n backward steps multiply dh by to give each block's dz, from forward values alone.
+        gates (n, B, 3H) z, r, hh; rec_h (n, B, H) hz_h; h_prev (n, B, H), overwritten. Writes dzx
+        (n, B, 3H), the input side, and dzh (n, B, 3H), the recurrent side."""
+        H = rec_h.shape[-1]
         z, r, hh = (gates[..., j * H:(j + 1) * H] for j in range(3))
-        h_prev = np.concatenate([h0[None], hs[:-1]])
-        # for the whole segment: what dh multiplies to give each block's dz
-        dzx = np.empty_like(gates)
         dz_z, dz_r, dz_h = (dzx[..., j * H:(j + 1) * H] for j in range(3))
         np.subtract(1.0, z, out=dz_h)                  # dcand = dh (1 - z) act'(hh)
         dz_h *= self.dact(hh)
@@ -630,26 +651,37 @@ class GRUCellMath(_CellMath):
         dz_r *= self.dra(r)
         h_prev -= hh                                   # dz = dh (h_prev - hh) ra'(z)
         np.multiply(h_prev, self.dra(z), out=dz_z)
-        del h_prev
-        dzh = dzx.copy()                               # the recurrent side: hz_h's block times r
+        dzh[...] = dzx                                 # the recurrent side: hz_h's block times r
         dzh[..., 2 * H:] *= r
+
+    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
+        """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
+        if not isinstance(cache, GRUSegment):
+            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
+        gates, rec_h, h0, hs, mask = cache
+        S, B, H = rec_h.shape
+        dzx, dzh = np.empty_like(gates), np.empty_like(gates)
         rec_matmul_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         tmp, add, multiply = np.empty((B, H), gates.dtype), np.add, np.multiply
-        dzh3 = dzh.reshape(S, B, 3, H)
-        steps = zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, dh_prev), dzh3[::-1],
-                    dzh[::-1], z[::-1])
-        for t, dh, d_prev, dzh3_t, dzh_t, z_t in steps:
-            if dys is not None:
-                add(dh, dys[t], dh)                    # the output's gradient at t
-            multiply(dzh3_t, dh[:, None, :], dzh3_t)   # every block's dz is its factor times dh
-            rec_matmul_back(dzh_t, tmp)
-            multiply(dh, z_t, d_prev)                  # dh_prev: the direct path, h = z h_prev + ...
-            add(d_prev, tmp, d_prev)                   # and the recurrent matmul
-            if t in cuts:
-                d_prev[...] = 0.0
-        dzx.reshape(S, B, 3, H)[...] *= seen[:, :, None, :]   # the loop needs dzh only: dzx after it
+        for lo, hi in _chunks(S, gates[0].size):       # t = S-1 ... 0, a chunk of steps at a time
+            h_prev = np.concatenate([(hs[lo - 1] if lo else h0)[None], hs[lo:hi - 1]])
+            self._backward_factors(gates[lo:hi], rec_h[lo:hi], h_prev, dzx[lo:hi], dzh[lo:hi])
+            steps = zip(range(hi - 1, lo - 1, -1), seen[lo:hi][::-1], _prevs(seen, lo, hi, dh_prev),
+                        dzh[lo:hi].reshape(hi - lo, B, 3, H)[::-1], dzh[lo:hi][::-1],
+                        gates[lo:hi, :, :H][::-1])
+            for t, dh, d_prev, dzh3_t, dzh_t, z_t in steps:
+                if dys is not None:
+                    add(dh, dys[t], dh)                # the output's gradient at t
+                multiply(dzh3_t, dh[:, None, :], dzh3_t)   # every block's dz: its factor times dh
+                rec_matmul_back(dzh_t, tmp)
+                multiply(dh, z_t, d_prev)              # dh_prev: the direct path, h = z h_prev + ...
+                add(d_prev, tmp, d_prev)               # and the recurrent matmul
+                if t in cuts:
+                    d_prev[...] = 0.0
+            # the loop needs dzh only; dzx is the same factors times dL/dh_t, complete by now
+            dzx[lo:hi].reshape(hi - lo, B, 3, H)[...] *= seen[lo:hi, :, None, :]
         return dzx, dzh, (dh_prev,)
 
     def kernel_grad(self, caches, dzh_seq):
