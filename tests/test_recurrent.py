@@ -211,6 +211,41 @@ def test_gate_activation_applied_per_gate_or_to_the_whole_block_agrees(float64, 
                        problem.built_layer(unroll=True, recurrent_activation=wrapped))
 
 
+def structured_mask():
+    """(3, 12): steps where every sequence runs (0-3, 10-11), where some do (4-6, 9) and where none
+    does (7-8): the fused path runs the first kind with the cell's segment kernel, skips the last."""
+    mask = np.zeros((3, 12), bool)
+    mask[:, :4] = mask[:, 10:] = True
+    mask[[0, 2], 4:7] = True
+    mask[1, 9] = True
+    return mask
+
+
+MASKED_VARIANTS = {
+    "sequences_and_state": {}, "last_output": {"return_sequences": False},
+    "go_backwards": {"go_backwards": True}, "zero_output_for_mask": {"zero_output_for_mask": True},
+    "truncate_bptt": {"truncate_bptt": 3}, "recompute": {"recompute": 2},
+    "recompute_truncate": {"recompute": 5, "truncate_bptt": 4},
+}
+
+
+@pytest.mark.parametrize("variant", MASKED_VARIANTS)
+@pytest.mark.parametrize("cell", CELLS)
+def test_masked_sequence_runs_skips_and_steps_match_unrolled(float64, cell, variant):
+    problem = Problem(cell, "mask", batch=3, timesteps=12, features=2, units=3, seed=4)
+    problem.mask = structured_mask()
+    problem.layer_kwargs = {**problem.layer_kwargs, **MASKED_VARIANTS[variant]}
+    assert_paths_agree(problem, problem.built_layer(unroll=False), problem.built_layer(unroll=True))
+
+
+def test_mask_pieces_name_every_step_once():
+    masks = np.swapaxes(structured_mask(), 0, 1)[:, :, None]
+    assert minirnn.layers.recurrent._mask_pieces(masks, 0, 12) == [
+        (0, 4, "all"), (4, 7, "some"), (7, 9, "none"), (9, 10, "some"), (10, 12, "all")]
+    assert minirnn.layers.recurrent._mask_pieces(masks, 3, 8) == [
+        (3, 4, "all"), (4, 7, "some"), (7, 8, "none")]
+
+
 def _relu_margin(problem):
     """Smallest |pre-activation| of a SimpleRNN(relu) run without mask (finite differences need
     every pre-activation away from the kink)."""

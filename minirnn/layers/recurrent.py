@@ -27,6 +27,17 @@ __all__ = ["SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"]
 
 _SEGMENT = 256  # timesteps whose input projection is computed (and weight gradients formed) at once
 
+def _mask_pieces(masks, start, stop):
+    """Steps start ... stop-1 of a masked sequence as (lo, hi, kind) pieces, in order: "all" where
+    every sequence of the batch runs at each step (the cell's segment kernel takes them), "none"
+    where none does (states and outputs carry over), "some" in between (step by step).
+    masks (T, B, 1) bool."""
+    runs = masks[start:stop].reshape(stop - start, -1)
+    kinds = np.where(runs.all(axis=1), "all", np.where(runs.any(axis=1), "some", "none"))
+    edges = [0] + [i for i in range(1, len(kinds)) if kinds[i] != kinds[i - 1]] + [len(kinds)]
+    return [(start + lo, start + hi, str(kinds[lo])) for lo, hi in zip(edges, edges[1:])]
+
+
 @primitive
 def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None, rec_mask=None,
               go_backwards=False, zero_output_for_mask=False, truncate=None, checkpoint=None,
@@ -75,15 +86,31 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         if masks is None:                                        # the cell runs the segment
             states, caches = cell.forward_segment(zx, states, w_h, b_h, rec_mask, out)
             out_prev = states[0]
-        else:                                                    # step by step, with masks:
+        else:                       # with masks: (lo, hi, kind, cache) pieces, in step order
             caches = []
-            for t in range(start, stop):
-                new_states, cache = cell.step_forward(zx[t - start], states, w_h, b_h, rec_mask)
-                caches.append(cache)
-                # masked steps carry state and output over, as Keras does
-                states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
-                out_prev = np.where(masks[t], states[0], 0 if zero_output_for_mask else out_prev)
-                out[t - start] = out_prev
+            for lo, hi, kind in _mask_pieces(masks, start, stop):
+                rows = slice(lo - start, hi - start)
+                if kind == "all":                                # every sequence runs: the cell
+                    states, cache = cell.forward_segment(zx[rows], states, w_h, b_h, rec_mask,
+                                                         out[rows])
+                    out_prev = states[0]
+                elif kind == "none":                             # none does: all carried over
+                    cache = None
+                    if zero_output_for_mask:
+                        out_prev = np.zeros_like(out_prev)
+                    out[rows] = out_prev
+                else:                                            # some do: step by step
+                    cache = []
+                    for t in range(lo, hi):
+                        new_states, step_cache = cell.step_forward(zx[t - start], states, w_h, b_h,
+                                                                   rec_mask)
+                        cache.append(step_cache)
+                        # masked steps carry state and output over, as Keras does
+                        states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
+                        out_prev = np.where(masks[t], states[0],
+                                            0 if zero_output_for_mask else out_prev)
+                        out[t - start] = out_prev
+                caches.append((lo, hi, kind, cache))
         if ys is None:  # copies, so the segment's buffer is not kept alive by a view
             states, out_prev = tuple(np.array(s) for s in states), np.array(out_prev)
         return caches if keep else None, states, out_prev
@@ -121,7 +148,12 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
                     dstates, None if dys is None else dys[start:stop], caches, w_h,
                     seen[start:stop], cuts)
             dw_x += xs[start:stop].reshape(-1, D).T @ dz.reshape(-1, dz.shape[-1])  # one matmul
-            dw_h += cell.kernel_grad(caches, dzh)                                  # per segment
+            if masked is None:
+                dw_h += cell.kernel_grad(caches, dzh)                              # per segment
+            else:                                                                # per piece
+                for lo, hi, kind, cache in caches:
+                    if cache is not None:
+                        dw_h += cell.kernel_grad(cache, dzh[lo - start:hi - start])
             if bias.ndim == 2:
                 db[0] += dz.sum(axis=(0, 1))
                 db[1] += dzh.sum(axis=(0, 1))
@@ -149,26 +181,45 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
 
         def segment_bptt(start, stop, caches, dstates, seen):
             nonlocal d_out
-            dz, dzh = np.empty((stop - start, B, w_x.shape[1]), dtype=dtype), None
-            for t in reversed(range(start, stop)):
-                m = masks[t]
-                d_out = d_out + dy(t)
-                d_step = [np.where(m, ds, 0) for ds in dstates]
-                d_step[0] = d_step[0] + np.where(m, d_out, 0)
-                carried = [np.where(m, 0, ds) for ds in dstates]
-                d_out = np.where(m, 0, d_out) if not zero_output_for_mask else d_out * 0
-                seen[t] = d_step[0]
-                dzx_t, dzh_t, dprev = cell.step_backward(tuple(d_step), caches[t - start], w_h)
-                dz[t - start] = dzx_t
-                if dzh_t is not dzx_t:
-                    if dzh is None:
-                        dzh = np.empty_like(dz)
-                    dzh[t - start] = dzh_t
-                dstates = [p + c for p, c in zip(dprev, carried)]
-                if truncate and t and t % truncate == 0:         # a chunk boundary: cut the gradient
-                    dstates = [np.zeros_like(d) for d in dstates]
-                    d_out = d_out * 0
-            return dz, (dz if dzh is None else dzh), dstates
+            dz = np.zeros((stop - start, B, w_x.shape[1]), dtype=dtype)  # 0 where nothing ran
+            dzh = None
+            for lo, hi, kind, cache in reversed(caches):
+                rows = slice(lo - start, hi - start)
+                if kind == "all":   # the output gradient waiting for its step joins at the last
+                    d_in = [dstates[0] + d_out + (grads[0] if dys is None and hi == T else 0)]
+                    cuts = {t - lo for t in range(max(lo, 1), hi) if truncate and t % truncate == 0}
+                    dz_run, dzh_run, dstates = cell.backward_segment(
+                        d_in + list(dstates[1:]), None if dys is None else dys[lo:hi], cache, w_h,
+                        seen[lo:hi], cuts)
+                    dz[rows] = dz_run
+                    if dzh_run is not dz_run:
+                        dzh = dz.copy() if dzh is None else dzh   # dzh is dz where it is not set
+                        dzh[rows] = dzh_run
+                    d_out = np.zeros_like(d_out)
+                    continue
+                for t in reversed(range(lo, hi)):
+                    m = masks[t]
+                    d_out = d_out + dy(t)
+                    if kind == "none":                           # the gradient passes by
+                        seen[t] = 0.0
+                    else:
+                        d_step = [np.where(m, ds, 0) for ds in dstates]
+                        d_step[0] = d_step[0] + np.where(m, d_out, 0)
+                        carried = [np.where(m, 0, ds) for ds in dstates]
+                        d_out = np.where(m, 0, d_out)
+                        seen[t] = d_step[0]
+                        dzx_t, dzh_t, dprev = cell.step_backward(tuple(d_step), cache[t - lo], w_h)
+                        dz[t - start] = dzx_t
+                        if dzh_t is not dzx_t:
+                            dzh = dz.copy() if dzh is None else dzh
+                            dzh[t - start] = dzh_t
+                        dstates = [p + c for p, c in zip(dprev, carried)]
+                    if zero_output_for_mask:
+                        d_out = d_out * 0
+                    if truncate and t and t % truncate == 0:     # a chunk boundary: cut the gradient
+                        dstates = [np.zeros_like(d) for d in dstates]
+                        d_out = d_out * 0
+            return dz, (dz if dzh is None else dzh), list(dstates)
         return segment_bptt
 
     y = out_prev.copy() if last_only else np.swapaxes(ys, 0, 1)
