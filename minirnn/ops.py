@@ -455,6 +455,8 @@ def split(x, indices_or_sections, axis=0):
     x = as_tensor(x)
     if isinstance(indices_or_sections, (int, np.integer)) or np.ndim(indices_or_sections) == 0:
         sections = int(indices_or_sections)
+        if sections < 1:
+            raise ValueError(f"split: expected a positive number of sections; got {sections}")
         if x.shape[axis] % sections:
             raise ValueError(f"split: axis {axis} of size {x.shape[axis]} does not divide into "
                              f"{indices_or_sections} equal sections")

@@ -486,6 +486,8 @@ def test_shape_errors_name_expected_and_got():
         ops.stack([x, np.ones((3, 2))])
     with pytest.raises(ValueError, match=r"axis 0 of size 2 does not divide into 3"):
         ops.split(x, 3)
+    with pytest.raises(ValueError, match=r"positive number of sections; got 0"):
+        ops.split(x, 0)
     with pytest.raises(ValueError, match=r"axis 2 is out of range for a tensor of rank 2"):
         ops.sum(x, axis=2)
     with pytest.raises(TypeError, match=r"scalar exponent; got ndarray of shape \(2,\)"):
