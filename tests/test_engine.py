@@ -14,7 +14,7 @@ import pytest
 
 import minirnn
 from minirnn import check_grads, ops
-from minirnn.tensor import FreedGraphError
+from minirnn.tensor import FreedGraphError, gc_paused
 
 
 def leaf(array, dtype=np.float64):
@@ -24,14 +24,9 @@ def leaf(array, dtype=np.float64):
 @pytest.fixture
 def no_gc():
     """Collector off: whatever dies here dies by reference counting alone."""
-    was_enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
-    try:
+    with gc_paused():
         yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # -- deep graphs -------------------------------------------------------------------------------
