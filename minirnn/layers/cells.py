@@ -397,7 +397,7 @@ class LSTMCellMath(_CellMath):
     # -- the same two steps over a whole segment, caches in (S, B, ...) buffers ------------------
     # Per step only what needs the step before it is computed: forward the recurrent matmul, the
     # gates and c, h; backward dc, dz, dh_prev. Every factor that depends on forward values alone
-    # (act(c), the gates' derivatives) is formed for the whole segment at once, before its loop.
+    # (act(c), the gates' derivatives) is formed for a chunk of steps at once, before their loop.
     # In the time loops every NumPy call writes into a buffer given as its positional `out`: on a
     # step's small arrays a call costs about 0.25 us, and the keyword form 20% more.
 
