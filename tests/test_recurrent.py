@@ -213,7 +213,7 @@ def test_gate_activation_applied_per_gate_or_to_the_whole_block_agrees(float64, 
 
 def structured_mask():
     """(3, 12): steps where every sequence runs (0-3, 10-11), where some do (4-6, 9) and where none
-    does (7-8): the fused path runs the first kind with the cell's segment kernel, skips the last."""
+    does (7-8)."""
     mask = np.zeros((3, 12), bool)
     mask[:, :4] = mask[:, 10:] = True
     mask[[0, 2], 4:7] = True
@@ -231,19 +231,21 @@ MASKED_VARIANTS = {
 
 @pytest.mark.parametrize("variant", MASKED_VARIANTS)
 @pytest.mark.parametrize("cell", CELLS)
-def test_masked_sequence_runs_skips_and_steps_match_unrolled(float64, cell, variant):
+def test_masked_sequence_matches_unrolled(float64, cell, variant):
     problem = Problem(cell, "mask", batch=3, timesteps=12, features=2, units=3, seed=4)
     problem.mask = structured_mask()
     problem.layer_kwargs = {**problem.layer_kwargs, **MASKED_VARIANTS[variant]}
     assert_paths_agree(problem, problem.built_layer(unroll=False), problem.built_layer(unroll=True))
 
 
-def test_mask_pieces_name_every_step_once():
-    masks = np.swapaxes(structured_mask(), 0, 1)[:, :, None]
-    assert minirnn.layers.recurrent._mask_pieces(masks, 0, 12) == [
-        (0, 4, "all"), (4, 7, "some"), (7, 9, "none"), (9, 10, "some"), (10, 12, "all")]
-    assert minirnn.layers.recurrent._mask_pieces(masks, 3, 8) == [
-        (3, 4, "all"), (4, 7, "some"), (7, 8, "none")]
+def test_each_masked_step_shows_the_last_step_its_sequence_ran():
+    shown = minirnn.layers.recurrent._last_run(np.swapaxes(structured_mask(), 0, 1))
+    np.testing.assert_array_equal(shown.T, [
+        [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 10, 11],
+        [0, 1, 2, 3, 3, 3, 3, 3, 3, 9, 10, 11],
+        [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 10, 11]])
+    leading = np.array([[False, False, True, False]]).T          # (T, B): nothing ran at first
+    np.testing.assert_array_equal(minirnn.layers.recurrent._last_run(leading).ravel(), [-1, -1, 2, 2])
 
 
 def _relu_margin(problem):

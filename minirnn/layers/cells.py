@@ -201,6 +201,26 @@ def _prevs(seen, lo, hi, dh_prev):
     return itertools.chain(seen[:hi - 1][::-1], (dh_prev,))
 
 
+def _skips(keep, S):
+    """Per step of a segment: where sequences skip it ((B, 1) bool, for np.copyto's where), or
+    None for every step when nothing is masked."""
+    return itertools.repeat(None, S) if keep is None else ~keep
+
+
+def _keep_factors(keep, dtype):
+    """(run, passed), each (S, B, 1) in dtype: 1 where a sequence runs the step and 0 where it is
+    masked, and the other way round; (None, None) without a mask."""
+    if keep is None:
+        return None, None
+    run = keep.astype(dtype)
+    return run, 1 - run
+
+
+def _reversed(factors, S):
+    """factors[S-1], ..., factors[0], or S times None."""
+    return itertools.repeat(None, S) if factors is None else factors[::-1]
+
+
 def _segment_rec_in(h0, hs, mask):
     """Every step's recurrent matmul input over a segment: h_prev (S, B, H) from the initial h0
     (B, H) and the steps' hs (S, B, H), times the mask: (S, B, H), or (S, k, B, H) per gate."""
@@ -231,26 +251,33 @@ class _CellMath:
             return _rec_kernel_grad(np.stack([c.rec_in for c in caches]), dzh_seq)
         return _rec_kernel_grad(_segment_rec_in(caches.h0, caches.h, caches.rec_mask), dzh_seq)
 
-    # -- a whole segment of steps: what the fused op calls when no timestep is masked -------------
+    # -- a whole segment of steps: what the fused op calls ---------------------------------------
     # The plain versions below loop over the step functions; a cell may override both with a
     # version that keeps its caches in (S, B, ...) segment buffers (LSTM does).
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """zx (S, B, kH) the segment's input projections (the cell may overwrite it); states tuple
-        of (B, H); out (S, B, H) receives every step's h. Returns (final states, cache): the final
-        h is a view of out[-1], the cache is what backward_segment and kernel_grad take."""
+        of (B, H); out (S, B, H) receives every step's h. keep (S, B, 1) bool or None: where
+        keep[t, b] is False (a masked step) sequence b's states carry over step t unchanged.
+        Returns (final states, cache): the final h is a view of out[-1], the cache is what
+        backward_segment and kernel_grad take."""
         caches = []
         for t in range(len(zx)):
-            states, cache = self.step_forward(zx[t], states, W_h, b_h, rec_mask)
+            new, cache = self.step_forward(zx[t], states, W_h, b_h, rec_mask)
+            if keep is not None:                       # masked: the states carry over
+                new = tuple(np.where(keep[t], n, s) for n, s in zip(new, states))
+            states = new
             out[t] = states[0]
             states = (out[t],) + tuple(states[1:])   # one copy of h: a view of out
             caches.append(cache)
         return states, caches
 
-    def backward_segment(self, dstates, dys, caches, W_h, seen, cuts=()):
+    def backward_segment(self, dstates, dys, caches, W_h, seen, cuts=(), keep=None):
         """BPTT over one segment, t = S-1 ... 0. dstates: n_states (B, H) gradients at the segment's
-        final states; dys (S, B, H) the outputs' gradients, or None; seen (S, B, H) receives dL/dh_t;
-        cuts: the steps after whose backward step the gradient is cut (truncated BPTT).
+        final states; dys (S, B, H) the gradients reaching each step's h from outside (the
+        outputs'), or None; seen (S, B, H) receives dL/dh_t as the cell's step saw it (0 where
+        masked); cuts: the steps after whose backward step the gradient is cut (truncated BPTT);
+        keep as forward_segment took it: a masked step passes the gradient by.
         Returns dzx (S, B, kH), dzh (S, B, kH) (dzx itself where they agree) and dstates_0."""
         S = len(dys) if dys is not None else len(seen)
         dzx, dzh = None, None
@@ -258,8 +285,14 @@ class _CellMath:
         for t in reversed(range(S)):
             if dys is not None:
                 dstates = (dstates[0] + dys[t],) + dstates[1:]   # the output's gradient at t
+            carried = None
+            if keep is not None:
+                carried = [np.where(keep[t], 0, d) for d in dstates]
+                dstates = tuple(np.where(keep[t], d, 0) for d in dstates)
             seen[t] = dstates[0]
             dzx_t, dzh_t, dstates = self.step_backward(dstates, caches[t], W_h)
+            if carried is not None:
+                dstates = tuple(d + c for d, c in zip(dstates, carried))
             if dzx is None:
                 dzx = np.empty((S,) + dzx_t.shape, dzx_t.dtype)
             dzx[t] = dzx_t
@@ -310,7 +343,7 @@ class SimpleRNNCellMath(_CellMath):
         dz = dh * self.dact(cache.h)                   # (B, H) through the activation
         return dz, dz, (_rec_matmul_back(dz, W_h, cache.mask),)
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """As step_forward, S times: zx (S, B, H) is overwritten; out (S, B, H) receives h.
         Returns ((h,), SimpleRNNSegment)."""
         h, = states
@@ -318,28 +351,39 @@ class SimpleRNNCellMath(_CellMath):
             zx += b_h
         h = np.asarray(h, zx.dtype)                    # one dtype end to end
         act, add, rec_matmul = self.act, np.add, _step_rec_matmul(W_h, rec_mask, zx.dtype)
-        for z, y in zip(zx, out):                      # step t's (B, H) views
+        for z, y, skip in zip(zx, out, _skips(keep, len(zx))):   # step t's (B, H) views
             add(z, rec_matmul(h, y), z)                # y is scratch until act writes h into it
-            h = act(z, y)
+            act(z, y)
+            if skip is not None:
+                np.copyto(y, h, where=skip)            # masked: h carries over
+            h = y
         return (h,), SimpleRNNSegment(states[0], out, rec_mask)
 
-    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
+    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=(), keep=None):
         """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
         if not isinstance(cache, SimpleRNNSegment):
-            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
+            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts, keep)
         dz = self.dact(cache.h)                        # (S, B, H): act' for the whole segment
+        run, passed = _keep_factors(keep, dz.dtype)
+        if run is not None:
+            dz *= run                                  # a masked step's cell gets no gradient
         rec_matmul_back = _step_rec_matmul_back(W_h, cache.rec_mask, dz.dtype)
         S = len(dz)
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty_like(seen[0])               # dL/dh_0's predecessor: the initial state
-        add, multiply = np.add, np.multiply
-        for t, dh, d_prev, dz_t in zip(range(S - 1, -1, -1), seen[::-1], _prevs(seen, 0, S, dh_prev),
-                                       dz[::-1]):
+        tmp, add, multiply = np.empty_like(dh_prev), np.add, np.multiply
+        for t, dh, d_prev, dz_t, passed_t in zip(range(S - 1, -1, -1), seen[::-1],
+                                                 _prevs(seen, 0, S, dh_prev), dz[::-1],
+                                                 _reversed(passed, S)):
             if dys is not None:
                 add(dh, dys[t], dh)                    # the output's gradient at t
             rec_matmul_back(multiply(dz_t, dh, dz_t), d_prev)
+            if passed_t is not None:                   # and past a masked step, unchanged
+                add(d_prev, multiply(dh, passed_t, tmp), d_prev)
             if t in cuts:
                 d_prev[...] = 0.0
+        if run is not None:
+            seen *= run
         return dz, dz, (dh_prev,)
 
 
@@ -401,7 +445,7 @@ class LSTMCellMath(_CellMath):
     # In the time loops every NumPy call writes into a buffer given as its positional `out`: on a
     # step's small arrays a call costs about 0.25 us, and the keyword form 20% more.
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """As step_forward, S times. zx (S, B, 4H) is overwritten with the gate outputs; out
         (S, B, H) receives h. Returns ((h, c), LSTMSegment). With tanh and sigmoid (the defaults)
         one tanh covers all four gate blocks, as sigmoid(x) = 0.5 tanh(x / 2) + 0.5: the halving
@@ -426,7 +470,8 @@ class LSTMCellMath(_CellMath):
         zh, tmp = np.empty((B, 4 * H), gates.dtype), np.empty((B, H), gates.dtype)
         act, ra, tanh, add, multiply = self.act, self.ra, np.tanh, np.add, np.multiply
         rec_matmul = _step_rec_matmul(W_h, rec_mask, gates.dtype)
-        for z, i_t, f_t, g_t, o_t, c_prev, c_t, h_t in zip(gates, i, f, g, o, c, c[1:], out):
+        steps = zip(gates, i, f, g, o, c, c[1:], out, _skips(keep, S))
+        for z, i_t, f_t, g_t, o_t, c_prev, c_t, h_t, skip in steps:
             add(z, rec_matmul(h, zh), z)               # (B, 4H) pre-activations of step t
             if fast:
                 tanh(z, z)
@@ -438,7 +483,11 @@ class LSTMCellMath(_CellMath):
                 g_t[...] = cand
             multiply(f_t, c_prev, c_t)                 # c = f c_prev + i g
             add(c_t, multiply(i_t, g_t, tmp), c_t)
-            h = multiply(o_t, act(c_t, tmp), h_t)      # h = o act(c)
+            multiply(o_t, act(c_t, tmp), h_t)          # h = o act(c)
+            if skip is not None:                       # masked: h and c carry over
+                np.copyto(c_t, c_prev, where=skip)
+                np.copyto(h_t, h, where=skip)
+            h = h_t
         return (h, c[S].copy()), LSTMSegment(gates, c, states[0], out, rec_mask)
 
     def _backward_factors(self, gates, c, dz):
@@ -464,10 +513,10 @@ class LSTMCellMath(_CellMath):
         dz_o *= act_c                                  # do = dh act(c)
         return dc_dh
 
-    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
+    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=(), keep=None):
         """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
         if not isinstance(cache, LSTMSegment):
-            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
+            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts, keep)
         gates, c, _, _, mask = cache
         S, B, H = c.shape[0] - 1, c.shape[1], c.shape[2]
         dz = np.empty_like(gates)
@@ -475,25 +524,35 @@ class LSTMCellMath(_CellMath):
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         dc = np.array(dstates[1], dtype=gates.dtype)
-        dc_b, tmp = dc[:, None, :], np.empty((B, H), gates.dtype)
+        dc_b, tmp, tmp2 = dc[:, None, :], np.empty((B, H), gates.dtype), np.empty((B, H), gates.dtype)
         add, multiply = np.add, np.multiply
+        run, passed = _keep_factors(keep, gates.dtype)
         for lo, hi in _chunks(S, gates[0].size):       # t = S-1 ... 0, a chunk of steps at a time
             dc_dh = self._backward_factors(gates[lo:hi], c[lo:hi + 1], dz[lo:hi])
-            dz_c = dz[lo:hi]
+            dz_c, f_c = dz[lo:hi], gates[lo:hi, :, H:2 * H]
+            if run is not None:                        # a masked step's cell gets no gradient,
+                dz_c *= run[lo:hi]                     # and dc passes it unchanged (f = 1)
+                dc_dh *= run[lo:hi]
+                f_c = np.where(keep[lo:hi], f_c, 1)
             steps = zip(range(hi - 1, lo - 1, -1), seen[lo:hi][::-1], _prevs(seen, lo, hi, dh_prev),
                         dc_dh[::-1], dz_c[::-1], dz_c.reshape(hi - lo, B, 4, H)[:, :, :3][::-1],
-                        dz_c[..., 3 * H:][::-1], gates[lo:hi, :, H:2 * H][::-1])
-            for t, dh, d_prev, dc_dh_t, dz_t, dz_ifg_t, dz_o_t, f_t in steps:
+                        dz_c[..., 3 * H:][::-1], f_c[::-1],
+                        _reversed(None if passed is None else passed[lo:hi], hi - lo))
+            for t, dh, d_prev, dc_dh_t, dz_t, dz_ifg_t, dz_o_t, f_t, passed_t in steps:
                 if dys is not None:
                     add(dh, dys[t], dh)                # the output's gradient at t
                 add(dc, multiply(dh, dc_dh_t, tmp), dc)   # both paths into c_t: h = o act(c), c_t+1
                 multiply(dz_ifg_t, dc_b, dz_ifg_t)     # dz of blocks i f g: factor times dc
                 multiply(dz_o_t, dh, dz_o_t)           # block o: factor times dh
                 rec_matmul_back(dz_t, d_prev)
+                if passed_t is not None:               # dh passes a masked step unchanged
+                    add(d_prev, multiply(dh, passed_t, tmp2), d_prev)
                 multiply(dc, f_t, dc)                  # dc_prev
                 if t in cuts:
                     d_prev[...] = 0.0
                     dc[...] = 0.0
+            if run is not None:
+                seen[lo:hi] *= run[lo:hi]
         return dz, dz, (dh_prev, dc)
 
 
@@ -590,13 +649,13 @@ class GRUCellMath(_CellMath):
             dh_prev += drec_h
         return dzx, dzh, (dh_prev,)
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None):
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """As step_forward, S times. zx (S, B, 3H) is overwritten with z, r and hh; out (S, B, H)
         receives h. Returns ((h,), GRUSegment). With reset_after=False: step by step. A sigmoid
         recurrent activation is one tanh, 0.5 tanh(x / 2) + 0.5, the halving folded into the z, r
         columns of zx, W_h and b_h (exact, a power of two)."""
         if not self.reset_after:
-            return super().forward_segment(zx, states, W_h, b_h, rec_mask, out)
+            return super().forward_segment(zx, states, W_h, b_h, rec_mask, out, keep)
         h, = states
         S, (B, H) = len(zx), h.shape
         h = np.asarray(h, zx.dtype)                    # one dtype end to end
@@ -618,7 +677,7 @@ class GRUCellMath(_CellMath):
         act, ra, tanh = self.act, self.ra, np.tanh
         add, subtract, multiply = np.add, np.subtract, np.multiply
         rec_matmul = _step_rec_matmul(W_h, rec_mask, gates.dtype)
-        for z_r, cand, rec_h_t, h_t in zip(zr, hh, rec_h, out):
+        for z_r, cand, rec_h_t, h_t, skip in zip(zr, hh, rec_h, out, _skips(keep, S)):
             rec_matmul(h, zh)                          # (B, 3H) = h_prev U
             if b_hh is None:
                 rec_h_t[...] = zh_h
@@ -635,7 +694,10 @@ class GRUCellMath(_CellMath):
             act(cand, cand)                            # candidate state
             subtract(h, cand, h_t)                     # h = hh + z (h_prev - hh)
             multiply(h_t, z_r[:, :H], h_t)
-            h = add(h_t, cand, h_t)
+            add(h_t, cand, h_t)
+            if skip is not None:
+                np.copyto(h_t, h, where=skip)          # masked: h carries over
+            h = h_t
         return (h,), GRUSegment(gates, rec_h, states[0], out, rec_mask)
 
     def _backward_factors(self, gates, rec_h, h_prev, dzx, dzh):
@@ -654,10 +716,10 @@ class GRUCellMath(_CellMath):
         dzh[...] = dzx                                 # the recurrent side: hz_h's block times r
         dzh[..., 2 * H:] *= r
 
-    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=()):
+    def backward_segment(self, dstates, dys, cache, W_h, seen, cuts=(), keep=None):
         """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
         if not isinstance(cache, GRUSegment):
-            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts)
+            return super().backward_segment(dstates, dys, cache, W_h, seen, cuts, keep)
         gates, rec_h, h0, hs, mask = cache
         S, B, H = rec_h.shape
         dzx, dzh = np.empty_like(gates), np.empty_like(gates)
@@ -665,12 +727,17 @@ class GRUCellMath(_CellMath):
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         tmp, add, multiply = np.empty((B, H), gates.dtype), np.add, np.multiply
+        run = _keep_factors(keep, gates.dtype)[0]
         for lo, hi in _chunks(S, gates[0].size):       # t = S-1 ... 0, a chunk of steps at a time
             h_prev = np.concatenate([(hs[lo - 1] if lo else h0)[None], hs[lo:hi - 1]])
             self._backward_factors(gates[lo:hi], rec_h[lo:hi], h_prev, dzx[lo:hi], dzh[lo:hi])
+            z_c = gates[lo:hi, :, :H]
+            if run is not None:                        # a masked step's cell gets no gradient,
+                dzx[lo:hi] *= run[lo:hi]               # and dh passes it unchanged (z = 1)
+                dzh[lo:hi] *= run[lo:hi]
+                z_c = np.where(keep[lo:hi], z_c, 1)
             steps = zip(range(hi - 1, lo - 1, -1), seen[lo:hi][::-1], _prevs(seen, lo, hi, dh_prev),
-                        dzh[lo:hi].reshape(hi - lo, B, 3, H)[::-1], dzh[lo:hi][::-1],
-                        gates[lo:hi, :, :H][::-1])
+                        dzh[lo:hi].reshape(hi - lo, B, 3, H)[::-1], dzh[lo:hi][::-1], z_c[::-1])
             for t, dh, d_prev, dzh3_t, dzh_t, z_t in steps:
                 if dys is not None:
                     add(dh, dys[t], dh)                # the output's gradient at t
@@ -682,6 +749,8 @@ class GRUCellMath(_CellMath):
                     d_prev[...] = 0.0
             # the loop needs dzh only; dzx is the same factors times dL/dh_t, complete by now
             dzx[lo:hi].reshape(hi - lo, B, 3, H)[...] *= seen[lo:hi, :, None, :]
+            if run is not None:
+                seen[lo:hi] *= run[lo:hi]
         return dzx, dzh, (dh_prev,)
 
     def kernel_grad(self, caches, dzh_seq):

@@ -27,17 +27,6 @@ __all__ = ["SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"]
 
 _SEGMENT = 256  # timesteps whose input projection is computed (and weight gradients formed) at once
 
-def _mask_pieces(masks, start, stop):
-    """Steps start ... stop-1 of a masked sequence as (lo, hi, kind) pieces, in order: "all" where
-    every sequence of the batch runs at each step (the cell's segment kernel takes them), "none"
-    where none does (states and outputs carry over), "some" in between (step by step).
-    masks (T, B, 1) bool."""
-    runs = masks[start:stop].reshape(stop - start, -1)
-    kinds = np.where(runs.all(axis=1), "all", np.where(runs.any(axis=1), "some", "none"))
-    edges = [0] + [i for i in range(1, len(kinds)) if kinds[i] != kinds[i - 1]] + [len(kinds)]
-    return [(start + lo, start + hi, str(kinds[lo])) for lo, hi in zip(edges, edges[1:])]
-
-
 @primitive
 def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None, rec_mask=None,
               go_backwards=False, zero_output_for_mask=False, truncate=None, checkpoint=None,
@@ -70,90 +59,63 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         m = np.swapaxes(time_mask, 0, 1)
         masks = (m[::-1] if go_backwards else m)[:, :, None]    # (T, B, 1)
     dtype = np.result_type(xs.dtype, w_x.dtype)
-    ys = None if last_only else np.empty((T, B, H), dtype=dtype)
+    # hs: every step's h, the states the cell caches. Without a mask they are the outputs (unless
+    # only the last is returned: then each segment has a buffer of its own); with one the outputs
+    # are gathered from them afterwards (a masked step repeats an earlier output, or gives 0)
+    hs = None if last_only and masks is None else np.empty((T, B, H), dtype=dtype)
     # the sequence is processed in segments: the input projection is hoisted out of the time loop
     # one segment at a time, so its (S, B, kH) buffer never grows with T
     segment = checkpoint or _SEGMENT
     starts = list(range(0, T, segment))
 
-    def run(start, states, out_prev, keep):
-        """Forward over one segment from `states`; fills ys. Returns its caches (if keep), the
-        final states and the last output."""
+    def run(start, states, keep):
+        """Forward over one segment from `states`; fills hs. Returns its cache (if keep) and the
+        final states."""
         stop = min(start + segment, T)
         zx = (xs[start:stop].reshape(-1, D) @ w_x).reshape(stop - start, B, -1)  # one GEMM
         zx += b_x                                                # (S, B, kH), hoisted
-        out = ys[start:stop] if ys is not None else np.empty((stop - start, B, H), dtype)
-        if masks is None:                                        # the cell runs the segment
-            states, caches = cell.forward_segment(zx, states, w_h, b_h, rec_mask, out)
-            out_prev = states[0]
-        else:                       # with masks: (lo, hi, kind, cache) pieces, in step order
-            caches = []
-            for lo, hi, kind in _mask_pieces(masks, start, stop):
-                rows = slice(lo - start, hi - start)
-                if kind == "all":                                # every sequence runs: the cell
-                    states, cache = cell.forward_segment(zx[rows], states, w_h, b_h, rec_mask,
-                                                         out[rows])
-                    out_prev = states[0]
-                elif kind == "none":                             # none does: all carried over
-                    cache = None
-                    if zero_output_for_mask:
-                        out_prev = np.zeros_like(out_prev)
-                    out[rows] = out_prev
-                else:                                            # some do: step by step
-                    cache = []
-                    for t in range(lo, hi):
-                        new_states, step_cache = cell.step_forward(zx[t - start], states, w_h, b_h,
-                                                                   rec_mask)
-                        cache.append(step_cache)
-                        # masked steps carry state and output over, as Keras does
-                        states = tuple(np.where(masks[t], n, s) for n, s in zip(new_states, states))
-                        out_prev = np.where(masks[t], states[0],
-                                            0 if zero_output_for_mask else out_prev)
-                        out[t - start] = out_prev
-                caches.append((lo, hi, kind, cache))
-        if ys is None:  # copies, so the segment's buffer is not kept alive by a view
-            states, out_prev = tuple(np.array(s) for s in states), np.array(out_prev)
-        return caches if keep else None, states, out_prev
+        out = hs[start:stop] if hs is not None else np.empty((stop - start, B, H), dtype)
+        states, cache = cell.forward_segment(zx, states, w_h, b_h, rec_mask, out,
+                                             None if masks is None else masks[start:stop])
+        if hs is None:  # copies, so the segment's buffer is not kept alive by a view
+            states = tuple(np.array(s) for s in states)
+        return cache if keep else None, states
 
     saved, checkpoints = {}, []
-    states, out_prev = tuple(states0), np.zeros((B, H), dtype)
+    states = tuple(states0)
     for start in starts:
-        checkpoints.append((states, out_prev))
-        caches, states, out_prev = run(start, states, out_prev, keep=checkpoint is None)
+        checkpoints.append(states)
+        cache, states = run(start, states, keep=checkpoint is None)
         if checkpoint is None:
-            saved[start] = caches
+            saved[start] = cache
+    shown = None if masks is None else _last_run(masks[:, :, 0])  # (T, B): the step shown at t
 
     def vjp(grads):
-        dys = None if last_only else np.swapaxes(grads[0], 0, 1)  # (T, B, H)
+        if masks is None:
+            dys = None if last_only else np.swapaxes(grads[0], 0, 1)  # (T, B, H)
+        else:                   # each output's gradient goes to the step whose h it shows
+            dys = _route_to_shown(grads[0], shown, masks, last_only, zero_output_for_mask, truncate)
         dstates = [np.array(g) for g in grads[1:]]
         seen = np.empty((T, B, H), dtype=dtype)
         dxs = np.empty((T, B, D), dtype=dtype) if input_grad else None
         dw_x, dw_h = np.zeros_like(w_x), np.zeros_like(w_h)
         db = np.zeros((2,) + bias.shape[-1:] if bias.ndim == 2 else bias.shape, dtype=dtype)
-        masked = None if masks is None else masked_bptt(dys, grads)
         for s in reversed(range(len(starts))):
             start = starts[s]
             stop = min(start + segment, T)
             if checkpoint is None:
-                caches = saved[start]                            # kept: a second backward may come
+                cache = saved[start]                             # kept: a second backward may come
             else:                                                # recompute this segment
-                caches, _, _ = run(start, *checkpoints[s], keep=True)
-            if masked is not None:
-                dz, dzh, dstates = masked(start, stop, caches, dstates, seen)
-            else:                                                # the cell runs BPTT over it
-                if last_only and stop == T:
-                    dstates[0] = dstates[0] + grads[0]           # the last output's gradient
-                cuts = {t - start for t in range(max(start, 1), stop) if truncate and t % truncate == 0}
-                dz, dzh, dstates = cell.backward_segment(
-                    dstates, None if dys is None else dys[start:stop], caches, w_h,
-                    seen[start:stop], cuts)
+                cache, _ = run(start, checkpoints[s], keep=True)
+            if last_only and masks is None and stop == T:
+                dstates[0] = dstates[0] + grads[0]               # the last output's gradient
+            cuts = {t - start for t in range(max(start, 1), stop) if truncate and t % truncate == 0}
+            dz, dzh, dstates = cell.backward_segment(
+                dstates, None if dys is None else dys[start:stop], cache, w_h, seen[start:stop],
+                cuts, None if masks is None else masks[start:stop])
+            dstates = list(dstates)
             dw_x += xs[start:stop].reshape(-1, D).T @ dz.reshape(-1, dz.shape[-1])  # one matmul
-            if masked is None:
-                dw_h += cell.kernel_grad(caches, dzh)                              # per segment
-            else:                                                                # per piece
-                for lo, hi, kind, cache in caches:
-                    if cache is not None:
-                        dw_h += cell.kernel_grad(cache, dzh[lo - start:hi - start])
+            dw_h += cell.kernel_grad(cache, dzh)                                   # per segment
             if bias.ndim == 2:
                 db[0] += dz.sum(axis=(0, 1))
                 db[1] += dzh.sum(axis=(0, 1))
@@ -171,59 +133,51 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
             dxs = dxs[::-1]
         return (np.swapaxes(dxs, 0, 1), dw_x, dw_h, db) + tuple(dstates)
 
-    def masked_bptt(dys, grads):
-        """The BPTT loop over a segment step by step, for masked timesteps: they carry the
-        gradient past themselves to the previous step, as their forward carried the states."""
-        d_out = np.zeros((B, H), dtype=dtype)
-
-        def dy(t):  # the gradient arriving from the output at step t
-            return dys[t] if dys is not None else (grads[0] if t == T - 1 else 0)
-
-        def segment_bptt(start, stop, caches, dstates, seen):
-            nonlocal d_out
-            dz = np.zeros((stop - start, B, w_x.shape[1]), dtype=dtype)  # 0 where nothing ran
-            dzh = None
-            for lo, hi, kind, cache in reversed(caches):
-                rows = slice(lo - start, hi - start)
-                if kind == "all":   # the output gradient waiting for its step joins at the last
-                    d_in = [dstates[0] + d_out + (grads[0] if dys is None and hi == T else 0)]
-                    cuts = {t - lo for t in range(max(lo, 1), hi) if truncate and t % truncate == 0}
-                    dz_run, dzh_run, dstates = cell.backward_segment(
-                        d_in + list(dstates[1:]), None if dys is None else dys[lo:hi], cache, w_h,
-                        seen[lo:hi], cuts)
-                    dz[rows] = dz_run
-                    if dzh_run is not dz_run:
-                        dzh = dz.copy() if dzh is None else dzh   # dzh is dz where it is not set
-                        dzh[rows] = dzh_run
-                    d_out = np.zeros_like(d_out)
-                    continue
-                for t in reversed(range(lo, hi)):
-                    m = masks[t]
-                    d_out = d_out + dy(t)
-                    if kind == "none":                           # the gradient passes by
-                        seen[t] = 0.0
-                    else:
-                        d_step = [np.where(m, ds, 0) for ds in dstates]
-                        d_step[0] = d_step[0] + np.where(m, d_out, 0)
-                        carried = [np.where(m, 0, ds) for ds in dstates]
-                        d_out = np.where(m, 0, d_out)
-                        seen[t] = d_step[0]
-                        dzx_t, dzh_t, dprev = cell.step_backward(tuple(d_step), cache[t - lo], w_h)
-                        dz[t - start] = dzx_t
-                        if dzh_t is not dzx_t:
-                            dzh = dz.copy() if dzh is None else dzh
-                            dzh[t - start] = dzh_t
-                        dstates = [p + c for p, c in zip(dprev, carried)]
-                    if zero_output_for_mask:
-                        d_out = d_out * 0
-                    if truncate and t and t % truncate == 0:     # a chunk boundary: cut the gradient
-                        dstates = [np.zeros_like(d) for d in dstates]
-                        d_out = d_out * 0
-            return dz, (dz if dzh is None else dzh), list(dstates)
-        return segment_bptt
-
-    y = out_prev.copy() if last_only else np.swapaxes(ys, 0, 1)
+    if masks is None:
+        y = states[0].copy() if last_only else np.swapaxes(hs, 0, 1)
+    else:
+        y = _shown_outputs(hs, shown[-1:] if last_only else shown, zero_output_for_mask)
+        y = y[0] if last_only else np.swapaxes(y, 0, 1)
     return (y,) + tuple(states), vjp
+
+
+def _last_run(mask):
+    """mask (T, B) bool -> (T, B) int: for each step and sequence the last step at or before it
+    that the sequence ran (its output shows that step's h), -1 where there is none yet."""
+    steps = np.where(mask, np.arange(len(mask))[:, None], -1)
+    return np.maximum.accumulate(steps, axis=0)
+
+
+def _shown_outputs(hs, shown, zero_output):
+    """Outputs (n, B, H) of a masked sequence at its last n steps, shown (n, B) for them (see
+    _last_run): the h of the step shown, 0 where none is; with zero_output a masked step's is 0."""
+    t = np.arange(len(hs))[-len(shown):, None]
+    if zero_output:
+        shown = np.where(shown == t, shown, -1)                # only a step's own h is shown
+    y = hs[np.maximum(shown, 0), np.arange(hs.shape[1])]
+    y[shown < 0] = 0.0
+    return y
+
+
+def _route_to_shown(g, shown, masks, last_only, zero_output, truncate):
+    """The outputs' gradients as gradients of the states hs (T, B, H): each output's gradient
+    goes to the step whose h it shows, unless a truncation boundary lies between them."""
+    T, B = shown.shape
+    g = np.asarray(g)
+    routed = np.zeros((T, B) + g.shape[-1:], dtype=g.dtype)
+    if last_only:
+        t, g = np.array([T - 1]), g[None]                     # (1, B, H): the last step only
+    else:
+        t, g = np.arange(T), np.swapaxes(g, 0, 1)            # (T, B, H)
+    src = shown[t]                                            # (n, B)
+    ok = src >= 0
+    if zero_output:
+        ok &= src == t[:, None]
+    if truncate:
+        ok &= src // truncate == t[:, None] // truncate
+    n_idx, b_idx = np.nonzero(ok)
+    np.add.at(routed, (src[n_idx, b_idx], b_idx), g[n_idx, b_idx])
+    return routed
 
 
 # -- the unrolled path: the same cells from primitive ops ------------------------------------------
