@@ -43,7 +43,8 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
     checkpoint: s or None: keep only the states every s steps and recompute each segment's
     caches during backward (memory ~ T/s + s steps of caches instead of T).
     Returns (Y, *final_states): Y (B, T, H) in processing order (reversed if go_backwards), or
-    with last_only the last output (B, H), so no (B, T, H) output or gradient is ever stored.
+    with last_only the last output (B, H), so that without a mask no (B, T, H) output or
+    gradient is ever stored.
     input_grad=False: x is data needing no gradient; its (T, B, kH) @ (kH, D) product is skipped.
     """
     xs = np.swapaxes(x, 0, 1)                                    # (T, B, D)
