@@ -12,7 +12,6 @@ Set the environment variable MINIRNN_KEEP_FREED_MEMORY=0 to leave malloc as it i
 library is not glibc (macOS, musl) nothing changes.
 """
 import ctypes
-import ctypes.util
 import os
 
 __all__ = ["keep_freed_memory"]
@@ -25,8 +24,8 @@ _MMAP_FALLBACK = 32 * 2 ** 20                       # glibc's own limit where it
 def _mallopt():
     """glibc's mallopt, or None where the C library has none."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
+        libc = ctypes.CDLL(None)  # the symbols already loaded: the C library's among them
+    except (OSError, TypeError):  # TypeError: Windows, which has no such handle
         return None
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is not None:
