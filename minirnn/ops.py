@@ -8,7 +8,7 @@ import numpy as np
 from .tensor import Tensor, primitive, unbroadcast, as_tensor
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "tanh",
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "addmm", "exp", "log", "sqrt", "abs", "tanh",
     "sigmoid", "relu", "softplus", "softmax", "log_softmax", "sum", "mean", "max", "min",
     "reshape", "transpose", "expand_dims", "squeeze", "getitem", "concat", "stack", "split",
     "where", "maximum", "minimum", "clip", "einsum", "square", "identity", "cast", "unstack",
@@ -117,6 +117,21 @@ def matmul(a, b):
         gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
         return ga, gb
     return a @ b, vjp
+
+
+@primitive
+def addmm(c, a, b):
+    """c + a @ b for matrices a (n, k) and b (k, m), c broadcasting to (n, m), as one node
+    (PyTorch's addmm): a recurrent step's pre-activation zx + h_prev @ W_h."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"addmm: expected matrices a (n, k) and b (k, m); got shapes {a.shape} "
+                         f"and {b.shape}")
+    shape = (a.shape[0], b.shape[1])
+    if c.ndim > 2 or any(n not in (1, s) for n, s in zip(c.shape[::-1], shape[::-1])):
+        raise ValueError(f"addmm: expected c broadcasting to a @ b's shape {shape}; got {c.shape}")
+    out = np.dot(a, b)
+    out += c
+    return out, lambda g: (unbroadcast(g, c.shape), np.dot(g, b.T), np.dot(a.T, g))
 
 
 @primitive

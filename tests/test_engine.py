@@ -445,6 +445,17 @@ def test_matmul_incompatible_shapes_names_both():
         ops.matmul(leaf(1.0), leaf(np.ones(3)))
 
 
+def test_addmm_bad_shapes_name_what_was_expected():
+    with pytest.raises(ValueError, match=r"matrices a \(n, k\) and b \(k, m\); got shapes \(2, 3\) and \(4, 5\)"):
+        ops.addmm(np.ones((2, 5)), np.ones((2, 3)), np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"got shapes \(3,\) and \(3, 2\)"):
+        ops.addmm(np.ones(2), leaf(np.ones(3)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"c broadcasting to a @ b's shape \(2, 5\); got \(3, 5\)"):
+        ops.addmm(leaf(np.ones((3, 5))), np.ones((2, 4)), np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"got \(1, 2, 5\)"):
+        ops.addmm(np.ones((1, 2, 5)), np.ones((2, 4)), np.ones((4, 5)))
+
+
 def test_backward_on_non_scalar_without_grad():
     y = leaf(np.ones((2, 3))) * 2.0
     with pytest.raises(ValueError, match=r"single-element tensor; got shape \(2, 3\)"):

@@ -68,6 +68,14 @@ def matmuls(draw):
     return make_arrays([a_shape, b_shape], draw(seeds())), {}
 
 
+@st.composite
+def addmms(draw):
+    """addmm operands: c broadcasting to (n, m) in every way, a (n, k), b (k, m)."""
+    n, k, m = draw(sides()), draw(sides()), draw(sides())
+    c_shape = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), (1, 1), ()]))
+    return make_arrays([c_shape, (n, k), (k, m)], draw(seeds())), {}
+
+
 def _fit(batch, ndim):
     """batch dims cut or padded (with leading 1s) to exactly ndim (>= 0) dimensions."""
     ndim = max(ndim, 0)
@@ -262,6 +270,7 @@ OPS = [
     Op("square", ops.square, np.square, unary()),
     Op("identity", ops.identity, lambda x: x, unary()),
     Op("matmul", ops.matmul, np.matmul, matmuls()),
+    Op("addmm", ops.addmm, lambda c, a, b: c + a @ b, addmms()),
     Op("exp", ops.exp, np.exp, unary()),
     Op("log", ops.log, np.log, unary("positive")),
     Op("sqrt", ops.sqrt, np.sqrt, unary("positive")),

@@ -121,6 +121,9 @@ ROWS += [
     Row("matmul_batch_broadcast", ops.matmul, _tnp_matmul, arrays((2, 1, 3, 4), (3, 4, 2))),
     Row("matmul_1d_batched", ops.matmul, _tnp_matmul, arrays((4,), (2, 4, 3))),
     Row("matmul_batched_1d", ops.matmul, _tnp_matmul, arrays((2, 3, 4), (4,))),
+    Row("addmm", ops.addmm, lambda c, a, b: c + tf.matmul(a, b), arrays((3, 2), (3, 4), (4, 2))),
+    Row("addmm_row_bias", ops.addmm, lambda c, a, b: c + tf.matmul(a, b),
+        arrays((2,), (3, 4), (4, 2))),
     # elementwise functions (inputs kept inside the domain and away from kinks)
     Row("square", ops.square, lambda x: tf.square(x), arrays((3, 4))),
     Row("identity", ops.identity, lambda x: tf.identity(x), arrays((3, 4))),
@@ -236,10 +239,11 @@ ROWS += [
 ]
 
 # every public primitive of minirnn.ops has a row (a new op must be added to the table)
-COVERED = {"add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "tanh",
-           "sigmoid", "relu", "softplus", "softmax", "log_softmax", "sum", "mean", "max", "min",
-           "reshape", "transpose", "expand_dims", "squeeze", "getitem", "concat", "stack", "split",
-           "unstack", "where", "maximum", "minimum", "clip", "einsum", "square", "identity"}
+COVERED = {"add", "sub", "mul", "div", "neg", "pow", "matmul", "addmm", "exp", "log", "sqrt",
+           "abs", "tanh", "sigmoid", "relu", "softplus", "softmax", "log_softmax", "sum", "mean",
+           "max", "min", "reshape", "transpose", "expand_dims", "squeeze", "getitem", "concat",
+           "stack", "split", "unstack", "where", "maximum", "minimum", "clip", "einsum", "square",
+           "identity"}
 
 
 def test_table_covers_every_op():

@@ -185,15 +185,14 @@ def _route_to_shown(g, shown, masks, last_only, zero_output, truncate):
 
 def _simple_rnn_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     h_prev = states[0] if rec_mask is None else states[0] * rec_mask
-    h = act(zx + h_prev @ w_h)
-    return (h,)
+    return (act(ops.addmm(zx, h_prev, w_h)),)
 
 
 def _lstm_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     h_prev, c_prev = states
     if rec_mask is not None:
         h_prev = h_prev * rec_mask
-    z = zx + h_prev @ w_h
+    z = ops.addmm(zx, h_prev, w_h)
     if ract in activations.BLOCKWISE:              # one call for the gates i, f, o
         i, f, _, o = ops.split(ract(z), 4, axis=1)  # (and the unused c block)
         g = act(ops.split(z, 4, axis=1)[2])
@@ -210,10 +209,10 @@ def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     H = h_prev.shape[-1]
     x_zr, x_h = ops.split(zx, [2 * H], axis=1)
     if reset_after:
-        h_zr, h_h = ops.split(h_rec @ w_h + b_h, [2 * H], axis=1)
+        h_zr, h_h = ops.split(ops.addmm(b_h, h_rec, w_h), [2 * H], axis=1)
         zr = x_zr + h_zr
     else:
-        zr = x_zr + h_rec @ w_h[:, :2 * H]
+        zr = ops.addmm(x_zr, h_rec, w_h[:, :2 * H])
     if ract in activations.BLOCKWISE:              # one call for both gates
         z, r = ops.split(ract(zr), 2, axis=1)
     else:
