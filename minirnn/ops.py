@@ -127,7 +127,8 @@ def addmm(c, a, b):
         raise ValueError(f"addmm: expected matrices a (n, k) and b (k, m); got shapes {a.shape} "
                          f"and {b.shape}")
     shape = (a.shape[0], b.shape[1])
-    if c.ndim > 2 or any(n not in (1, s) for n, s in zip(c.shape[::-1], shape[::-1])):
+    if c.shape != shape and (c.ndim > 2 or any(n not in (1, s) for n, s in
+                                               zip(c.shape[::-1], shape[::-1]))):
         raise ValueError(f"addmm: expected c broadcasting to a @ b's shape {shape}; got {c.shape}")
     out = np.dot(a, b)
     out += c

@@ -368,9 +368,10 @@ def primitive(fn=None, *, cast=True):
         value, vjp = fn(*[t.data for t in inputs], **static)
         return _outputs(value, vjp, inputs, any(t.requires_grad for t in inputs), name)
 
-    # The common cases, kept short: one or two inputs, each a float Tensor (or, without cast, any
-    # Tensor), static arguments by keyword. Anything else goes through `general`.
-    n_fast = 2 if n_inputs is None else min(n_inputs, 2)
+    # The common cases, kept short: one to three inputs, each a float Tensor (or, without cast, any
+    # Tensor; a Python number beside one other Tensor), static arguments by keyword. Anything else
+    # goes through `general`.
+    n_fast = 2 if n_inputs is None else min(n_inputs, 3)
 
     def op(*args, **static):
         n = len(args)
@@ -393,6 +394,13 @@ def primitive(fn=None, *, cast=True):
                 return general(*args, **static)
             value, vjp = fn(x.data, **static) if static else fn(x.data)
             needs_grad = x.requires_grad
+        elif n == 3 and n_fast == 3:
+            a, b, c = args
+            if not (type(a) is Tensor and type(b) is Tensor and type(c) is Tensor) or cast and (
+                    a.data.dtype.kind != "f" or b.data.dtype.kind != "f" or c.data.dtype.kind != "f"):
+                return general(*args, **static)
+            value, vjp = fn(a.data, b.data, c.data, **static)
+            needs_grad = a.requires_grad or b.requires_grad or c.requires_grad
         else:
             return general(*args, **static)
         if type(value) is not np.ndarray:

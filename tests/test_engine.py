@@ -405,6 +405,22 @@ def test_python_numbers_take_the_tensor_dtype_on_either_side():
         np.testing.assert_allclose(x.grad, [3 - 1 + 0.4 + 1 + 1 + 1, 3 - 1 + 0.4 + 1 + 1 + 0], rtol=1e-6)
 
 
+def test_three_input_primitive_casts_what_is_not_a_float_tensor():
+    """addmm with three float Tensors, and with an integer Tensor, an array and a list beside one:
+    the same values and gradients (the latter are cast to the float Tensor's dtype)."""
+    w = leaf([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    plain = ops.addmm(leaf([0.5, 1.0], np.float32), leaf([[1.0, -1.0]], np.float32), w)
+    mixed = [ops.addmm(leaf([0.5, 1.0], np.float32), minirnn.tensor([[1, -1]]), w),
+             ops.addmm([0.5, 1.0], np.array([[1.0, -1.0]]), w)]
+    for y in [plain] + mixed:
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y.data, [[-1.5, -1.0]])
+    for y in [plain] + mixed:
+        w.grad = None
+        y.sum().backward()
+        np.testing.assert_array_equal(w.grad, [[1.0, 1.0], [-1.0, -1.0]])
+
+
 def test_float64_meets_float32_computes_in_float64():
     a = leaf([1.0, 2.0], np.float64)
     b = leaf([3.0, 4.0], np.float32)
