@@ -69,9 +69,9 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
     segment = checkpoint or _SEGMENT
     starts = list(range(0, T, segment))
 
-    def run(start, states, keep):
-        """Forward over one segment from `states`; fills hs. Returns its cache (if keep) and the
-        final states."""
+    def run(start, states, keep_cache):
+        """Forward over one segment from `states`; fills hs. Returns its cache (if keep_cache) and
+        the final states."""
         stop = min(start + segment, T)
         zx = (xs[start:stop].reshape(-1, D) @ w_x).reshape(stop - start, B, -1)  # one GEMM
         zx += b_x                                                # (S, B, kH), hoisted
@@ -80,13 +80,13 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
                                              None if masks is None else masks[start:stop])
         if hs is None:  # copies, so the segment's buffer is not kept alive by a view
             states = tuple(np.array(s) for s in states)
-        return cache if keep else None, states
+        return cache if keep_cache else None, states
 
     saved, checkpoints = {}, []
     states = tuple(states0)
     for start in starts:
         checkpoints.append(states)
-        cache, states = run(start, states, keep=checkpoint is None)
+        cache, states = run(start, states, keep_cache=checkpoint is None)
         if checkpoint is None:
             saved[start] = cache
     shown = None if masks is None else _last_run(masks[:, :, 0])  # (T, B): the step shown at t
@@ -95,7 +95,7 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
         if masks is None:
             dys = None if last_only else np.swapaxes(grads[0], 0, 1)  # (T, B, H)
         else:                   # each output's gradient goes to the step whose h it shows
-            dys = _route_to_shown(grads[0], shown, masks, last_only, zero_output_for_mask, truncate)
+            dys = _route_to_shown(grads[0], shown, last_only, zero_output_for_mask, truncate)
         dstates = [np.array(g) for g in grads[1:]]
         seen = np.empty((T, B, H), dtype=dtype)
         dxs = np.empty((T, B, D), dtype=dtype) if input_grad else None
@@ -107,7 +107,7 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
             if checkpoint is None:
                 cache = saved[start]                             # kept: a second backward may come
             else:                                                # recompute this segment
-                cache, _ = run(start, checkpoints[s], keep=True)
+                cache, _ = run(start, checkpoints[s], keep_cache=True)
             if last_only and masks is None and stop == T:
                 dstates[0] = dstates[0] + grads[0]               # the last output's gradient
             cuts = {t - start for t in range(max(start, 1), stop) if truncate and t % truncate == 0}
@@ -160,7 +160,7 @@ def _shown_outputs(hs, shown, zero_output):
     return y
 
 
-def _route_to_shown(g, shown, masks, last_only, zero_output, truncate):
+def _route_to_shown(g, shown, last_only, zero_output, truncate):
     """The outputs' gradients as gradients of the states hs (T, B, H): each output's gradient
     goes to the step whose h it shows, unless a truncation boundary lies between them."""
     T, B = shown.shape
