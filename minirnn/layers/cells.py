@@ -344,8 +344,8 @@ class SimpleRNNCellMath(_CellMath):
         return dz, dz, (_rec_matmul_back(dz, W_h, cache.mask),)
 
     def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
-        """As step_forward, S times: zx (S, B, H) is overwritten; out (S, B, H) receives h.
-        Returns ((h,), SimpleRNNSegment)."""
+        """As step_forward, S times: zx (S, B, H) is overwritten; out (S, B, H) receives h; keep
+        as _CellMath.forward_segment takes it. Returns ((h,), SimpleRNNSegment)."""
         h, = states
         if b_h is not None:
             zx += b_h
@@ -447,7 +447,8 @@ class LSTMCellMath(_CellMath):
 
     def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """As step_forward, S times. zx (S, B, 4H) is overwritten with the gate outputs; out
-        (S, B, H) receives h. Returns ((h, c), LSTMSegment). With tanh and sigmoid (the defaults)
+        (S, B, H) receives h; keep as _CellMath.forward_segment takes it. Returns ((h, c),
+        LSTMSegment). With tanh and sigmoid (the defaults)
         one tanh covers all four gate blocks, as sigmoid(x) = 0.5 tanh(x / 2) + 0.5: the halving
         is folded into zx and W_h (exact, a power of two), and 0.5 y + 0.5 undoes it."""
         h, c0 = states
@@ -651,7 +652,8 @@ class GRUCellMath(_CellMath):
 
     def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """As step_forward, S times. zx (S, B, 3H) is overwritten with z, r and hh; out (S, B, H)
-        receives h. Returns ((h,), GRUSegment). With reset_after=False: step by step. A sigmoid
+        receives h; keep as _CellMath.forward_segment takes it. Returns ((h,), GRUSegment). With
+        reset_after=False: step by step. A sigmoid
         recurrent activation is one tanh, 0.5 tanh(x / 2) + 0.5, the halving folded into the z, r
         columns of zx, W_h and b_h (exact, a power of two)."""
         if not self.reset_after:
