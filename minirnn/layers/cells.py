@@ -525,7 +525,7 @@ class LSTMCellMath(_CellMath):
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         dc = np.array(dstates[1], dtype=gates.dtype)
-        dc_b, tmp, tmp2 = dc[:, None, :], np.empty((B, H), gates.dtype), np.empty((B, H), gates.dtype)
+        dc_b, tmp, tmp2 = dc[:, None, :], np.empty_like(dc), np.empty_like(dc)
         add, multiply = np.add, np.multiply
         run, passed = _keep_factors(keep, gates.dtype)
         for lo, hi in _chunks(S, gates[0].size):       # t = S-1 ... 0, a chunk of steps at a time
@@ -670,7 +670,7 @@ class GRUCellMath(_CellMath):
             scale[:2 * H] = 0.5
             W_h = W_h * scale
             b_h = None if b_h is None else b_h * scale
-            half = scale[:2 * H]                       # an array: a Python scalar costs a conversion
+            half = scale[:2 * H]                       # an array: a Python float costs a conversion
         if b_h is not None:                            # the z, r blocks' recurrent bias joins zx
             zr += b_h[:2 * H]
         rec_h = np.empty((S, B, H), gates.dtype)       # hz_h = h_prev U_h + b_h of every step
@@ -745,7 +745,7 @@ class GRUCellMath(_CellMath):
                     add(dh, dys[t], dh)                # the output's gradient at t
                 multiply(dzh3_t, dh[:, None, :], dzh3_t)   # every block's dz: its factor times dh
                 rec_matmul_back(dzh_t, tmp)
-                multiply(dh, z_t, d_prev)              # dh_prev: the direct path, h = z h_prev + ...
+                multiply(dh, z_t, d_prev)              # dh_prev: the direct path, h = z h_prev...
                 add(d_prev, tmp, d_prev)               # and the recurrent matmul
                 if t in cuts:
                     d_prev[...] = 0.0
