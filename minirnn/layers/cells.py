@@ -448,9 +448,9 @@ class LSTMCellMath(_CellMath):
     def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """As step_forward, S times. zx (S, B, 4H) is overwritten with the gate outputs; out
         (S, B, H) receives h; keep as _CellMath.forward_segment takes it. Returns ((h, c),
-        LSTMSegment). With tanh and sigmoid (the defaults)
-        one tanh covers all four gate blocks, as sigmoid(x) = 0.5 tanh(x / 2) + 0.5: the halving
-        is folded into zx and W_h (exact, a power of two), and 0.5 y + 0.5 undoes it."""
+        LSTMSegment). With tanh and sigmoid (the defaults) one tanh covers all four gate blocks,
+        as sigmoid(x) = 0.5 tanh(x / 2) + 0.5: the halving is folded into zx and W_h (exact, a
+        power of two), and 0.5 y + 0.5 undoes it."""
         h, c0 = states
         S, (B, H) = len(zx), h.shape
         gates = zx                                     # (S, B, 4H), blocks i f g o
@@ -653,9 +653,9 @@ class GRUCellMath(_CellMath):
     def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
         """As step_forward, S times. zx (S, B, 3H) is overwritten with z, r and hh; out (S, B, H)
         receives h; keep as _CellMath.forward_segment takes it. Returns ((h,), GRUSegment). With
-        reset_after=False: step by step. A sigmoid
-        recurrent activation is one tanh, 0.5 tanh(x / 2) + 0.5, the halving folded into the z, r
-        columns of zx, W_h and b_h (exact, a power of two)."""
+        reset_after=False: step by step. A sigmoid recurrent activation is one tanh,
+        0.5 tanh(x / 2) + 0.5, the halving folded into the z, r columns of zx, W_h and b_h (exact,
+        a power of two)."""
         if not self.reset_after:
             return super().forward_segment(zx, states, W_h, b_h, rec_mask, out, keep)
         h, = states
@@ -702,10 +702,11 @@ class GRUCellMath(_CellMath):
             h = h_t
         return (h,), GRUSegment(gates, rec_h, states[0], out, rec_mask)
 
-    def _backward_factors(self, gates, rec_h, h_prev, dzx, dzh):
+    def _backward_factors(self, gates, rec_h, h_prev, dzx, dzh, run=None):
         """What n backward steps multiply dh by to give each block's dz, from forward values alone.
         gates (n, B, 3H) z, r, hh; rec_h (n, B, H) hz_h; h_prev (n, B, H), overwritten. Writes dzx
-        (n, B, 3H), the input side, and dzh (n, B, 3H), the recurrent side."""
+        (n, B, 3H), the input side, and dzh (n, B, 3H), the recurrent side; run (n, B, 1), if
+        given, zeroes both where a step is masked."""
         H = rec_h.shape[-1]
         z, r, hh = (gates[..., j * H:(j + 1) * H] for j in range(3))
         dz_z, dz_r, dz_h = (dzx[..., j * H:(j + 1) * H] for j in range(3))
@@ -715,6 +716,8 @@ class GRUCellMath(_CellMath):
         dz_r *= self.dra(r)
         h_prev -= hh                                   # dz = dh (h_prev - hh) ra'(z)
         np.multiply(h_prev, self.dra(z), out=dz_z)
+        if run is not None:
+            dzx *= run
         dzh[...] = dzx                                 # the recurrent side: hz_h's block times r
         dzh[..., 2 * H:] *= r
 
@@ -732,11 +735,11 @@ class GRUCellMath(_CellMath):
         run = _keep_factors(keep, gates.dtype)[0]
         for lo, hi in _chunks(S, gates[0].size):       # t = S-1 ... 0, a chunk of steps at a time
             h_prev = np.concatenate([(hs[lo - 1] if lo else h0)[None], hs[lo:hi - 1]])
-            self._backward_factors(gates[lo:hi], rec_h[lo:hi], h_prev, dzx[lo:hi], dzh[lo:hi])
+            # a masked step's cell gets no gradient, and dh passes it unchanged (z = 1)
+            self._backward_factors(gates[lo:hi], rec_h[lo:hi], h_prev, dzx[lo:hi], dzh[lo:hi],
+                                   None if run is None else run[lo:hi])
             z_c = gates[lo:hi, :, :H]
-            if run is not None:                        # a masked step's cell gets no gradient,
-                dzx[lo:hi] *= run[lo:hi]               # and dh passes it unchanged (z = 1)
-                dzh[lo:hi] *= run[lo:hi]
+            if keep is not None:
                 z_c = np.where(keep[lo:hi], z_c, 1)
             steps = zip(range(hi - 1, lo - 1, -1), seen[lo:hi][::-1], _prevs(seen, lo, hi, dh_prev),
                         dzh[lo:hi].reshape(hi - lo, B, 3, H)[::-1], dzh[lo:hi][::-1], z_c[::-1])
