@@ -136,36 +136,37 @@ _dot = getattr(np.dot, "_implementation", np.dot)
 
 
 def _step_rec_matmul(W_h, mask, dtype):
-    """The recurrent matmul of one step as a function (h_prev, out) -> out (B, kH), chosen once per
-    segment: _rec_matmul(_rec_input(h_prev, mask), W_h) written into out. Without a mask it is
-    np.dot straight into out: on small arrays a third of the per-call cost of np.matmul."""
+    """The recurrent matmul of one step, chosen once per segment: (product, W) such that
+    product(h_prev, W, out) writes _rec_matmul(_rec_input(h_prev, mask), W_h) (B, kH) into out and
+    returns it. Without a mask the product is np.dot itself, called straight from the time loop:
+    on small arrays a third of the per-call cost of np.matmul, and no Python frame between."""
     if mask is None and W_h.dtype == dtype:
-        return lambda h_prev, out: _dot(h_prev, W_h, out)
+        return _dot, W_h
 
-    def rec_matmul(h_prev, out):
-        out[...] = _rec_matmul(_rec_input(h_prev, mask), W_h)
+    def rec_matmul(h_prev, W, out):
+        out[...] = _rec_matmul(_rec_input(h_prev, mask), W)
         return out
-    return rec_matmul
+    return rec_matmul, W_h
 
 
 def _step_rec_matmul_back(W_h, mask, dtype):
-    """The backward of _step_rec_matmul: a function (dz, out) -> out (B, H), dL/dh_prev of one step
-    from dz (B, kH). The product is with a contiguous copy of W_h^T, made once: a matmul with the
-    transposed view is up to 2x slower."""
+    """The backward of _step_rec_matmul: (product, W_hT) such that product(dz, W_hT, out) writes
+    dL/dh_prev (B, H) of one step from dz (B, kH) into out and returns it. W_hT is a contiguous
+    copy of W_h^T, made once: a matmul with the transposed view is up to 2x slower."""
     if mask is not None and mask.ndim == 3:
-        def rec_matmul_back(dz, out):
-            out[...] = _rec_matmul_back(dz, W_h, mask)
+        def rec_matmul_back(dz, W, out):
+            out[...] = _rec_matmul_back(dz, W, mask)
             return out
-        return rec_matmul_back
+        return rec_matmul_back, W_h
     W_hT = np.ascontiguousarray(W_h.T, dtype=dtype)
     if mask is None:
-        return lambda dz, out: _dot(dz, W_hT, out)
+        return _dot, W_hT
 
-    def rec_matmul_back(dz, out):
-        _dot(dz, W_hT, out)
+    def rec_matmul_back(dz, W, out):
+        _dot(dz, W, out)
         out *= mask
         return out
-    return rec_matmul_back
+    return rec_matmul_back, W_hT
 
 
 def _rec_kernel_grad(x_seq, dz_seq):
@@ -350,9 +351,10 @@ class SimpleRNNCellMath(_CellMath):
         if b_h is not None:
             zx += b_h
         h = np.asarray(h, zx.dtype)                    # one dtype end to end
-        act, add, rec_matmul = self.act, np.add, _step_rec_matmul(W_h, rec_mask, zx.dtype)
+        act, add = self.act, np.add
+        rec_matmul, W_rec = _step_rec_matmul(W_h, rec_mask, zx.dtype)
         for z, y, skip in zip(zx, out, _skips(keep, len(zx))):   # step t's (B, H) views
-            add(z, rec_matmul(h, y), z)                # y is scratch until act writes h into it
+            add(z, rec_matmul(h, W_rec, y), z)         # y is scratch until act writes h into it
             act(z, y)
             if skip is not None:
                 np.copyto(y, h, where=skip)            # masked: h carries over
@@ -367,7 +369,7 @@ class SimpleRNNCellMath(_CellMath):
         run, passed = _keep_factors(keep, dz.dtype)
         if run is not None:
             dz *= run                                  # a masked step's cell gets no gradient
-        rec_matmul_back = _step_rec_matmul_back(W_h, cache.rec_mask, dz.dtype)
+        rec_matmul_back, W_back = _step_rec_matmul_back(W_h, cache.rec_mask, dz.dtype)
         S = len(dz)
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty_like(seen[0])               # dL/dh_0's predecessor: the initial state
@@ -377,7 +379,7 @@ class SimpleRNNCellMath(_CellMath):
                                                  _reversed(passed, S)):
             if dys is not None:
                 add(dh, dys[t], dh)                    # the output's gradient at t
-            rec_matmul_back(multiply(dz_t, dh, dz_t), d_prev)
+            rec_matmul_back(multiply(dz_t, dh, dz_t), W_back, d_prev)
             if passed_t is not None:                   # and past a masked step, unchanged
                 add(d_prev, multiply(dh, passed_t, tmp), d_prev)
             if t in cuts:
@@ -458,22 +460,24 @@ class LSTMCellMath(_CellMath):
             gates += b_h
         fast = self.activation == "tanh" and self.recurrent_activation == "sigmoid"
         if fast:
-            scale = np.full(4 * H, 0.5, gates.dtype)   # 0.5 for i f o, 1 for g; then + 0.5, + 0
-            scale[2 * H:3 * H] = 1.0
+            # 0.5 for i f o, 1 for g; then + 0.5, + 0. (B, 4H), not (4H,): a ufunc that
+            # broadcasts an operand takes NumPy's general loop, 2-3x the time of equal shapes
+            scale = np.full((B, 4 * H), 0.5, gates.dtype)
+            scale[:, 2 * H:3 * H] = 1.0
             shift = scale.copy()
-            shift[2 * H:3 * H] = 0.0
+            shift[:, 2 * H:3 * H] = 0.0
             gates *= scale
-            W_h = W_h * scale
+            W_h = W_h * scale[0]
         i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))   # (S, B, H) views
         c = np.empty((S + 1, B, H), gates.dtype)       # c[0] the initial c, c[t + 1] step t's
         c[0] = c0
         h = np.asarray(h, gates.dtype)                 # one dtype end to end
         zh, tmp = np.empty((B, 4 * H), gates.dtype), np.empty((B, H), gates.dtype)
         act, ra, tanh, add, multiply = self.act, self.ra, np.tanh, np.add, np.multiply
-        rec_matmul = _step_rec_matmul(W_h, rec_mask, gates.dtype)
+        rec_matmul, W_rec = _step_rec_matmul(W_h, rec_mask, gates.dtype)
         steps = zip(gates, i, f, g, o, c, c[1:], out, _skips(keep, S))
         for z, i_t, f_t, g_t, o_t, c_prev, c_t, h_t, skip in steps:
-            add(z, rec_matmul(h, zh), z)               # (B, 4H) pre-activations of step t
+            add(z, rec_matmul(h, W_rec, zh), z)        # (B, 4H) pre-activations of step t
             if fast:
                 tanh(z, z)
                 multiply(z, scale, z)
@@ -521,7 +525,7 @@ class LSTMCellMath(_CellMath):
         gates, c, _, _, mask = cache
         S, B, H = c.shape[0] - 1, c.shape[1], c.shape[2]
         dz = np.empty_like(gates)
-        rec_matmul_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
+        rec_matmul_back, W_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         dc = np.array(dstates[1], dtype=gates.dtype)
@@ -545,7 +549,7 @@ class LSTMCellMath(_CellMath):
                 add(dc, multiply(dh, dc_dh_t, tmp), dc)   # both paths into c_t: h = o act(c), c_t+1
                 multiply(dz_ifg_t, dc_b, dz_ifg_t)     # dz of blocks i f g: factor times dc
                 multiply(dz_o_t, dh, dz_o_t)           # block o: factor times dh
-                rec_matmul_back(dz_t, d_prev)
+                rec_matmul_back(dz_t, W_back, d_prev)
                 if passed_t is not None:               # dh passes a masked step unchanged
                     add(d_prev, multiply(dh, passed_t, tmp2), d_prev)
                 multiply(dc, f_t, dc)                  # dc_prev
@@ -670,17 +674,21 @@ class GRUCellMath(_CellMath):
             scale[:2 * H] = 0.5
             W_h = W_h * scale
             b_h = None if b_h is None else b_h * scale
-            half = scale[:2 * H]                       # an array: a Python float costs a conversion
+            # (B, 2H): a Python float costs a conversion, and a broadcast operand NumPy's general
+            # ufunc loop, 2-3x the time of equal shapes
+            half = np.full((B, 2 * H), 0.5, gates.dtype)
         if b_h is not None:                            # the z, r blocks' recurrent bias joins zx
             zr += b_h[:2 * H]
         rec_h = np.empty((S, B, H), gates.dtype)       # hz_h = h_prev U_h + b_h of every step
         zh, tmp = np.empty((B, 3 * H), gates.dtype), np.empty((B, H), gates.dtype)
-        zh_zr, zh_h, b_hh = zh[:, :2 * H], zh[:, 2 * H:], None if b_h is None else b_h[2 * H:]
+        zh_zr, zh_h = zh[:, :2 * H], zh[:, 2 * H:]
+        b_hh = None if b_h is None else np.tile(b_h[2 * H:], (B, 1))   # (B, H): no broadcast
         act, ra, tanh = self.act, self.ra, np.tanh
         add, subtract, multiply = np.add, np.subtract, np.multiply
-        rec_matmul = _step_rec_matmul(W_h, rec_mask, gates.dtype)
-        for z_r, cand, rec_h_t, h_t, skip in zip(zr, hh, rec_h, out, _skips(keep, S)):
-            rec_matmul(h, zh)                          # (B, 3H) = h_prev U
+        rec_matmul, W_rec = _step_rec_matmul(W_h, rec_mask, gates.dtype)
+        steps = zip(zr, gates[..., :H], gates[..., H:2 * H], hh, rec_h, out, _skips(keep, S))
+        for z_r, z_t, r_t, cand, rec_h_t, h_t, skip in steps:
+            rec_matmul(h, W_rec, zh)                   # (B, 3H) = h_prev U
             if b_hh is None:
                 rec_h_t[...] = zh_h
             else:
@@ -692,10 +700,10 @@ class GRUCellMath(_CellMath):
                 add(z_r, half, z_r)
             else:
                 ra(z_r, z_r)
-            add(cand, multiply(z_r[:, H:], rec_h_t, tmp), cand)   # + r hz_h
+            add(cand, multiply(r_t, rec_h_t, tmp), cand)   # + r hz_h
             act(cand, cand)                            # candidate state
             subtract(h, cand, h_t)                     # h = hh + z (h_prev - hh)
-            multiply(h_t, z_r[:, :H], h_t)
+            multiply(h_t, z_t, h_t)
             add(h_t, cand, h_t)
             if skip is not None:
                 np.copyto(h_t, h, where=skip)          # masked: h carries over
@@ -728,7 +736,7 @@ class GRUCellMath(_CellMath):
         gates, rec_h, h0, hs, mask = cache
         S, B, H = rec_h.shape
         dzx, dzh = np.empty_like(gates), np.empty_like(gates)
-        rec_matmul_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
+        rec_matmul_back, W_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         tmp, add, multiply = np.empty((B, H), gates.dtype), np.add, np.multiply
@@ -742,12 +750,13 @@ class GRUCellMath(_CellMath):
             if keep is not None:
                 z_c = np.where(keep[lo:hi], z_c, 1)
             steps = zip(range(hi - 1, lo - 1, -1), seen[lo:hi][::-1], _prevs(seen, lo, hi, dh_prev),
-                        dzh[lo:hi].reshape(hi - lo, B, 3, H)[::-1], dzh[lo:hi][::-1], z_c[::-1])
-            for t, dh, d_prev, dzh3_t, dzh_t, z_t in steps:
+                        dzh[lo:hi].reshape(hi - lo, B, 3, H)[::-1], dzh[lo:hi][::-1], z_c[::-1],
+                        seen[lo:hi, :, None][::-1])
+            for t, dh, d_prev, dzh3_t, dzh_t, z_t, dh_b in steps:
                 if dys is not None:
                     add(dh, dys[t], dh)                # the output's gradient at t
-                multiply(dzh3_t, dh[:, None, :], dzh3_t)   # every block's dz: its factor times dh
-                rec_matmul_back(dzh_t, tmp)
+                multiply(dzh3_t, dh_b, dzh3_t)         # every block's dz: its factor times dh
+                rec_matmul_back(dzh_t, W_back, tmp)
                 multiply(dh, z_t, d_prev)              # dh_prev: the direct path, h = z h_prev...
                 add(d_prev, tmp, d_prev)               # and the recurrent matmul
                 if t in cuts:
