@@ -569,9 +569,9 @@ class LSTMCellMath(_CellMath):
 # --------------------------------------------------------------------------------------------
 
 GRUCache = namedtuple("GRUCache", "zr hh rec_h h_prev rec_in mask")
-GRUSegment = namedtuple("GRUSegment", "gates rec_h h0 h rec_mask")
-# a segment of S steps (reset_after): gates (S, B, 3H) z, r and the candidate hh; rec_h (S, B, H)
-# hz_h = h_prev U_h + b_h; h0 (B, H) the initial h; h (S, B, H) every step's h
+GRUSegment = namedtuple("GRUSegment", "gates hh h0 h rec_mask")
+# a segment of S steps (reset_after): gates (S, B, 3H) z, r and hz_h = h_prev U_h + b_h; hh
+# (S, B, H) the candidate; h0 (B, H) the initial h; h (S, B, H) every step's h
 # zr: (B, 2H) gates z, r;  hh: (B, H) candidate;  rec_h: (B, H) the candidate's recurrent input,
 # hz_h = h_prev U_h + b_h when reset_after, else r * h_prev (its matmul's input)
 
@@ -655,18 +655,21 @@ class GRUCellMath(_CellMath):
         return dzx, dzh, (dh_prev,)
 
     def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
-        """As step_forward, S times. zx (S, B, 3H) is overwritten with z, r and hh; out (S, B, H)
+        """As step_forward, S times. zx (S, B, 3H) is overwritten with z, r and hz_h; out (S, B, H)
         receives h; keep as _CellMath.forward_segment takes it. Returns ((h,), GRUSegment). With
-        reset_after=False: step by step. A sigmoid recurrent activation is one tanh,
-        0.5 tanh(x / 2) + 0.5, the halving folded into the z, r columns of zx, W_h and b_h (exact,
-        a power of two)."""
+        reset_after=False: step by step.
+        The candidate's input projection moves out of zx, and hz_h's bias b_h takes its place, so
+        that one add per step, zx_t + h_prev U, gives the z, r pre-activations and hz_h together.
+        A sigmoid recurrent activation is one tanh, 0.5 tanh(x / 2) + 0.5, the halving folded
+        into the z, r columns of zx, W_h and b_h (exact, a power of two)."""
         if not self.reset_after:
             return super().forward_segment(zx, states, W_h, b_h, rec_mask, out, keep)
         h, = states
         S, (B, H) = len(zx), h.shape
         h = np.asarray(h, zx.dtype)                    # one dtype end to end
-        gates = zx                                     # (S, B, 3H), blocks z r h
-        zr, hh = gates[..., :2 * H], gates[..., 2 * H:]
+        gates = zx                                     # (S, B, 3H), blocks z r hz_h
+        zr, hz_h = gates[..., :2 * H], gates[..., 2 * H:]
+        hh = hz_h.copy()                               # (S, B, H) the candidate, x's part first
         fast = self.recurrent_activation == "sigmoid"
         if fast:
             zr *= 0.5
@@ -677,30 +680,25 @@ class GRUCellMath(_CellMath):
             # (B, 2H): a Python float costs a conversion, and a broadcast operand NumPy's general
             # ufunc loop, 2-3x the time of equal shapes
             half = np.full((B, 2 * H), 0.5, gates.dtype)
-        if b_h is not None:                            # the z, r blocks' recurrent bias joins zx
+        if b_h is None:
+            hz_h[...] = 0.0
+        else:                                          # the recurrent bias joins zx, all blocks
             zr += b_h[:2 * H]
-        rec_h = np.empty((S, B, H), gates.dtype)       # hz_h = h_prev U_h + b_h of every step
+            hz_h[...] = b_h[2 * H:]
         zh, tmp = np.empty((B, 3 * H), gates.dtype), np.empty((B, H), gates.dtype)
-        zh_zr, zh_h = zh[:, :2 * H], zh[:, 2 * H:]
-        b_hh = None if b_h is None else np.tile(b_h[2 * H:], (B, 1))   # (B, H): no broadcast
         act, ra, tanh = self.act, self.ra, np.tanh
         add, subtract, multiply = np.add, np.subtract, np.multiply
         rec_matmul, W_rec = _step_rec_matmul(W_h, rec_mask, gates.dtype)
-        steps = zip(zr, gates[..., :H], gates[..., H:2 * H], hh, rec_h, out, _skips(keep, S))
-        for z_r, z_t, r_t, cand, rec_h_t, h_t, skip in steps:
-            rec_matmul(h, W_rec, zh)                   # (B, 3H) = h_prev U
-            if b_hh is None:
-                rec_h_t[...] = zh_h
-            else:
-                add(zh_h, b_hh, rec_h_t)
-            add(z_r, zh_zr, z_r)
+        steps = zip(gates, zr, gates[..., :H], gates[..., H:2 * H], hz_h, hh, out, _skips(keep, S))
+        for pre, z_r, z_t, r_t, hz_h_t, cand, h_t, skip in steps:
+            add(pre, rec_matmul(h, W_rec, zh), pre)    # z, r pre-activations and hz_h
             if fast:                                   # update and reset gates, in place
                 tanh(z_r, z_r)
                 multiply(z_r, half, z_r)
                 add(z_r, half, z_r)
             else:
                 ra(z_r, z_r)
-            add(cand, multiply(r_t, rec_h_t, tmp), cand)   # + r hz_h
+            add(cand, multiply(r_t, hz_h_t, tmp), cand)   # + r hz_h
             act(cand, cand)                            # candidate state
             subtract(h, cand, h_t)                     # h = hh + z (h_prev - hh)
             multiply(h_t, z_t, h_t)
@@ -708,19 +706,19 @@ class GRUCellMath(_CellMath):
             if skip is not None:
                 np.copyto(h_t, h, where=skip)          # masked: h carries over
             h = h_t
-        return (h,), GRUSegment(gates, rec_h, states[0], out, rec_mask)
+        return (h,), GRUSegment(gates, hh, states[0], out, rec_mask)
 
-    def _backward_factors(self, gates, rec_h, h_prev, dzx, dzh, run=None):
+    def _backward_factors(self, gates, hh, h_prev, dzx, dzh, run=None):
         """What n backward steps multiply dh by to give each block's dz, from forward values alone.
-        gates (n, B, 3H) z, r, hh; rec_h (n, B, H) hz_h; h_prev (n, B, H), overwritten. Writes dzx
+        gates (n, B, 3H) z, r, hz_h; hh (n, B, H); h_prev (n, B, H), overwritten. Writes dzx
         (n, B, 3H), the input side, and dzh (n, B, 3H), the recurrent side; run (n, B, 1), if
         given, zeroes both where a step is masked."""
-        H = rec_h.shape[-1]
-        z, r, hh = (gates[..., j * H:(j + 1) * H] for j in range(3))
+        H = hh.shape[-1]
+        z, r, hz_h = (gates[..., j * H:(j + 1) * H] for j in range(3))
         dz_z, dz_r, dz_h = (dzx[..., j * H:(j + 1) * H] for j in range(3))
         np.subtract(1.0, z, out=dz_h)                  # dcand = dh (1 - z) act'(hh)
         dz_h *= self.dact(hh)
-        np.multiply(dz_h, rec_h, out=dz_r)             # dr = dcand hz_h ra'(r)
+        np.multiply(dz_h, hz_h, out=dz_r)              # dr = dcand hz_h ra'(r)
         dz_r *= self.dra(r)
         h_prev -= hh                                   # dz = dh (h_prev - hh) ra'(z)
         np.multiply(h_prev, self.dra(z), out=dz_z)
@@ -733,8 +731,8 @@ class GRUCellMath(_CellMath):
         """As step_backward, S times (see _CellMath.backward_segment for the arguments)."""
         if not isinstance(cache, GRUSegment):
             return super().backward_segment(dstates, dys, cache, W_h, seen, cuts, keep)
-        gates, rec_h, h0, hs, mask = cache
-        S, B, H = rec_h.shape
+        gates, hh, h0, hs, mask = cache
+        S, B, H = hh.shape
         dzx, dzh = np.empty_like(gates), np.empty_like(gates)
         rec_matmul_back, W_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
@@ -744,7 +742,7 @@ class GRUCellMath(_CellMath):
         for lo, hi in _chunks(S, gates[0].size):       # t = S-1 ... 0, a chunk of steps at a time
             h_prev = np.concatenate([(hs[lo - 1] if lo else h0)[None], hs[lo:hi - 1]])
             # a masked step's cell gets no gradient, and dh passes it unchanged (z = 1)
-            self._backward_factors(gates[lo:hi], rec_h[lo:hi], h_prev, dzx[lo:hi], dzh[lo:hi],
+            self._backward_factors(gates[lo:hi], hh[lo:hi], h_prev, dzx[lo:hi], dzh[lo:hi],
                                    None if run is None else run[lo:hi])
             z_c = gates[lo:hi, :, :H]
             if keep is not None:
