@@ -331,6 +331,34 @@ def test_segment_in_chunks_matches_the_steps(name, mask_kind, steps_per_chunk, m
     assert_results_close(got, run_steps(cell, p, True, {2, 3}), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("with_dys", [False, True])
+@pytest.mark.parametrize("fold_max", [0, 10**9])
+def test_gru_segment_direct_path_folded_or_not(fold_max, with_dys, monkeypatch):
+    """GRU's backward puts dh_prev's direct path (dh z) into the recurrent product on small steps
+    and adds it apart on large ones: both branches give the step-by-step numbers; with a mask
+    (masked steps pass dh on with z = 1) the two branches agree."""
+    monkeypatch.setattr(cells, "_FOLD_DIRECT_MAX", fold_max)
+    cell = cells.GRUCellMath()
+    p = segment_problem(cell, 3, 4, 6, 5, None, True)
+    got, _ = run_segment(cell, p, with_dys, {3})
+    assert_results_close(got, run_steps(cell, p, with_dys, {3}), rtol=1e-9, atol=1e-12)
+
+    keep = np.random.default_rng(1).random((6, 3, 1)) < 0.6
+    keep[:, 0] = True                                   # one sequence runs every step
+    results = []
+    for fold in (0, 10**9):
+        monkeypatch.setattr(cells, "_FOLD_DIRECT_MAX", fold)
+        out, seen = np.empty_like(p["R1"]), np.empty_like(p["R1"])
+        _, cache = cell.forward_segment(p["Zx"].copy(), p["states0"], p["W_h"], p["b_h"], None,
+                                        out, keep)
+        results.append((out,) + cell.backward_segment(list(p["R2"]), p["R1"] if with_dys else None,
+                                                      cache, p["W_h"], seen, {3}, keep) + (seen,))
+    folded, apart = results
+    for a, b in zip([*folded[:3], *folded[3], folded[4]], [*apart[:3], *apart[3], apart[4]]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert np.abs(folded[4][:, 1:]).max() > 0 and (folded[4] == 0).any()   # the mask had effect
+
+
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("name", CELLS)
 def test_segment_float32_and_backward_twice(name, mask_kind):

@@ -186,6 +186,11 @@ def _rec_kernel_grad(x_seq, dz_seq):
 # steps, whose arrays (about 1 MB in float32) are still in cache when the time loop reads them
 _CHUNK_ELEMENTS = 1 << 18
 
+# GRU's backward folds dh_prev's direct path (dh z) into the recurrent product, as an identity
+# block, when that costs at most this many multiply-adds a step (B H^2): on small steps one call
+# less than a multiply and an add; on large ones the extra product costs more than they do
+_FOLD_DIRECT_MAX = 8192
+
 
 def _chunks(S, step_size):
     """(lo, hi) ranges of steps covering 0 ... S-1 in chunks of about _CHUNK_ELEMENTS values,
@@ -733,8 +738,15 @@ class GRUCellMath(_CellMath):
             return super().backward_segment(dstates, dys, cache, W_h, seen, cuts, keep)
         gates, hh, h0, hs, mask = cache
         S, B, H = hh.shape
-        dzx, dzh = np.empty_like(gates), np.empty_like(gates)
         rec_matmul_back, W_back = _step_rec_matmul_back(W_h, mask, gates.dtype)
+        # on small steps dh_prev's direct path, dh z, joins the recurrent product as a fourth block
+        # of dz: [dzh, dh z] @ [W_h^T; I] is one call, not three (see _FOLD_DIRECT_MAX)
+        fold = mask is None and B * H * H <= _FOLD_DIRECT_MAX
+        k = 4 if fold else 3
+        if fold:
+            W_back = np.concatenate([W_back, np.eye(H, dtype=W_back.dtype)])
+        dzx, dzh_k = np.empty_like(gates), np.empty((S, B, k * H), gates.dtype)
+        dzh = dzh_k[..., :3 * H]                       # (S, B, 3H) the recurrent side's dz
         seen[S - 1] = dstates[0]                       # seen[t] is dL/dh_t, built in place
         dh_prev = np.empty((B, H), gates.dtype)        # and this the initial state's
         tmp, add, multiply = np.empty((B, H), gates.dtype), np.add, np.multiply
@@ -747,16 +759,21 @@ class GRUCellMath(_CellMath):
             z_c = gates[lo:hi, :, :H]
             if keep is not None:
                 z_c = np.where(keep[lo:hi], z_c, 1)
+            if fold:
+                dzh_k[lo:hi, :, 3 * H:] = z_c
             steps = zip(range(hi - 1, lo - 1, -1), seen[lo:hi][::-1], _prevs(seen, lo, hi, dh_prev),
-                        dzh[lo:hi].reshape(hi - lo, B, 3, H)[::-1], dzh[lo:hi][::-1], z_c[::-1],
-                        seen[lo:hi, :, None][::-1])
-            for t, dh, d_prev, dzh3_t, dzh_t, z_t, dh_b in steps:
+                        dzh_k[lo:hi].reshape(hi - lo, B, k, H)[::-1], dzh_k[lo:hi][::-1],
+                        z_c[::-1], seen[lo:hi, :, None][::-1])
+            for t, dh, d_prev, blocks_t, dzh_t, z_t, dh_b in steps:
                 if dys is not None:
                     add(dh, dys[t], dh)                # the output's gradient at t
-                multiply(dzh3_t, dh_b, dzh3_t)         # every block's dz: its factor times dh
-                rec_matmul_back(dzh_t, W_back, tmp)
-                multiply(dh, z_t, d_prev)              # dh_prev: the direct path, h = z h_prev...
-                add(d_prev, tmp, d_prev)               # and the recurrent matmul
+                multiply(blocks_t, dh_b, blocks_t)     # every block's dz: its factor times dh
+                if fold:                               # dh_prev, direct path included
+                    rec_matmul_back(dzh_t, W_back, d_prev)
+                else:
+                    rec_matmul_back(dzh_t, W_back, tmp)
+                    multiply(dh, z_t, d_prev)          # dh_prev: the direct path, h = z h_prev...
+                    add(d_prev, tmp, d_prev)           # and the recurrent matmul
                 if t in cuts:
                     d_prev[...] = 0.0
             # the loop needs dzh only; dzx is the same factors times dL/dh_t, complete by now
