@@ -15,6 +15,9 @@ __all__ = [
 ]
 
 _py_max = max  # the names sum/abs/max/min/pow are minirnn ops below
+# np.dot without its __array_function__ dispatch (NEP 18's `_implementation`): on a recurrent
+# step's small matrices the dispatch is nearly half of the call. Inputs here are plain ndarrays.
+_dot = getattr(np.dot, "_implementation", np.dot)
 
 
 # -- elementwise arithmetic ----------------------------------------------------------------------
@@ -102,7 +105,7 @@ def matmul(a, b):
     """np.matmul semantics: 1-D, 2-D and batched N-D with broadcast batch dimensions."""
     if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
         # the common case, kept short; np.dot, as np.matmul is slow for a (n, 1) @ (1, m) product
-        return np.dot(a, b), lambda g: (np.dot(g, b.T), np.dot(a.T, g))
+        return _dot(a, b), lambda g: (_dot(g, b.T), _dot(a.T, g))
     _check_matmul(a.shape, b.shape)
 
     def vjp(g):
@@ -130,9 +133,9 @@ def addmm(c, a, b):
     if c.shape != shape and (c.ndim > 2 or any(n not in (1, s) for n, s in
                                                zip(c.shape[::-1], shape[::-1]))):
         raise ValueError(f"addmm: expected c broadcasting to a @ b's shape {shape}; got {c.shape}")
-    out = np.dot(a, b)
+    out = _dot(a, b)
     out += c
-    return out, lambda g: (unbroadcast(g, c.shape), np.dot(g, b.T), np.dot(a.T, g))
+    return out, lambda g: (unbroadcast(g, c.shape), _dot(g, b.T), _dot(a.T, g))
 
 
 @primitive
