@@ -382,9 +382,20 @@ def squeeze(x, axis=None):
 def _getitem(x, index):
     def vjp(g):
         gx = np.zeros(x.shape, dtype=g.dtype)
-        np.add.at(gx, index, g)  # repeated integer indices accumulate
+        if _is_basic(index):
+            gx[index] = g          # a view: every element of x at most once
+        else:
+            np.add.at(gx, index, g)  # repeated integer indices accumulate
         return (gx,)
     return x[index], vjp
+
+
+def _is_basic(index):
+    """Whether index is basic indexing (ints, slices, None, Ellipsis), which selects a view."""
+    if isinstance(index, tuple):
+        return all(_is_basic(i) for i in index)
+    return index is None or index is Ellipsis or isinstance(index, slice) or (
+        isinstance(index, (int, np.integer)) and not isinstance(index, bool))
 
 
 def _plain_index(index):

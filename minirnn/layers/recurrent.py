@@ -195,7 +195,8 @@ def _lstm_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     z = ops.addmm(zx, h_prev, w_h)
     if ract in activations.BLOCKWISE:              # one call for the gates i, f, o
         i, f, _, o = ops.split(ract(z), 4, axis=1)  # (and the unused c block)
-        g = act(ops.split(z, 4, axis=1)[2])
+        H = c_prev.shape[-1]
+        g = act(z[:, 2 * H:3 * H])
     else:
         i, f, g, o = ops.split(z, 4, axis=1)
         i, f, g, o = ract(i), ract(f), act(g), ract(o)
@@ -207,7 +208,7 @@ def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
     h_prev = states[0]
     h_rec = h_prev if rec_mask is None else h_prev * rec_mask
     H = h_prev.shape[-1]
-    x_zr, x_h = ops.split(zx, [2 * H], axis=1)
+    x_zr, x_h = zx                                 # GRU._per_step's pair
     if reset_after:
         h_zr, h_h = ops.split(ops.addmm(b_h, h_rec, w_h), [2 * H], axis=1)
         zr = x_zr + h_zr
@@ -404,9 +405,15 @@ class RNN(Layer):
         states = self._initial_states(_Shaped(inputs.shape), list(states))
         bias = self.bias if self.bias is not None else np.zeros(self._bias_shape(), self.dtype)
         b_x, b_h = (bias[0], bias[1]) if self.reset_after else (bias, None)
-        new = self._step(inputs @ self.kernel + b_x, states, self.recurrent_kernel, b_h, None,
+        zx = self._per_step(ops.expand_dims(inputs @ self.kernel + b_x, 1))[0]
+        new = self._step(zx, states, self.recurrent_kernel, b_h, None,
                          self.activation, self.recurrent_activation, self.reset_after)
         return new[0], list(new)
+
+    def _per_step(self, zx):
+        """What _step takes for each step of the input projections zx (B, T, kH): T tensors
+        (B, kH), one node."""
+        return ops.unstack(zx, axis=1)
 
     def _bptt_recorder(self):
         """The fused node's BPTT callback for this call. Several backward passes through one call
@@ -443,7 +450,7 @@ class RNN(Layer):
             b_x, b_h = bias[0], bias[1]
         else:
             b_x, b_h = bias, None
-        zx = ops.unstack(x @ self.kernel + b_x, axis=1)            # T tensors (B, kH)
+        zx = self._per_step(x @ self.kernel + b_x)                 # T steps' inputs
         T = inputs.shape[1]
         order = range(T - 1, -1, -1) if self.go_backwards else range(T)
         states, out_prev, outputs, raw_hs = list(states0), None, [], []
@@ -541,6 +548,12 @@ class GRU(RNN):
 
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _per_step(self, zx):
+        """T pairs (x_zr (B, 2H), x_h (B, H)): the candidate's part split off once for all steps,
+        not once a step."""
+        parts = ops.split(zx, [2 * self.units], axis=2)
+        return list(zip(*(ops.unstack(part, axis=1) for part in parts)))
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}
