@@ -331,6 +331,21 @@ def test_segment_in_chunks_matches_the_steps(name, mask_kind, steps_per_chunk, m
     assert_results_close(got, run_steps(cell, p, True, {2, 3}), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("B", [1, 3])
+@pytest.mark.parametrize("name", CELLS)
+def test_segment_with_the_transposed_product_matches_the_steps(name, B, monkeypatch):
+    """A large W_h takes the recurrent product as (W_h^T @ h^T)^T (at batch 2-64): with every
+    W_h counted large, the segment still gives the step-by-step numbers (B=3), and batch 1
+    keeps the direct product."""
+    monkeypatch.setattr(cells, "_TRANSPOSED_MIN_BYTES", 0)
+    cell = CELLS[name]()
+    p = segment_problem(cell, B, 4, 5, 3, None, True)
+    product, _ = cells._step_rec_matmul(p["W_h"], None, p["W_h"].dtype, B)
+    assert (product is cells._dot) == (B == 1)
+    got, _ = run_segment(cell, p, True, {2})
+    assert_results_close(got, run_steps(cell, p, True, {2}), rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("with_dys", [False, True])
 @pytest.mark.parametrize("fold_max", [0, 10**9])
 def test_gru_segment_direct_path_folded_or_not(fold_max, with_dys, monkeypatch):
