@@ -18,9 +18,12 @@ setup.cfg). All start from the same weights and batch; the first step's loss is 
 Method: everything runs in ONE process with the same thread count (one by default: --threads),
 set before any library is imported (thread env vars, torch.set_num_threads, TF's intra/inter-op
 threads, XLA_FLAGS), and the process is pinned to that many CPUs (--no-pin to leave it free):
-jaxlib's XLA runtime ignores its thread flags and runs a thread per core, two of them busy at once. For each config and cell every framework is built and warmed
-up (compilation happens there), then the frameworks take turns, one step each, round-robin, with
-the order rotated every repetition, so that load on the machine falls on all alike. The table gives
+jaxlib's XLA runtime ignores its thread flags and runs a thread per core, two of them busy at
+once. For each config and cell every framework is built and warmed up (compilation happens there),
+then the frameworks take turns, one step each, round-robin, with the order rotated every
+repetition, so that load on the machine falls on all alike. A timed step thus follows another
+framework's and finds its caches cold; --rewarm puts an untimed step of its own before each,
+as in a training loop (every framework gets faster, the peers more than minirnn). The table gives
 the median over --repeats steps, its ratio to minirnn fused (>1: slower than minirnn fused), and
 cpu/wall (process CPU time / wall time over the timed steps: about 1 for one busy thread, well
 above 1 if a framework computed on several threads at once, below 1 if the machine was busy
@@ -68,6 +71,11 @@ def parse_args(argv=None):
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not restrict the process to --threads CPUs (by default it is, so "
                          "that no framework computes on more cores than --threads)")
+    ap.add_argument("--rewarm", action="store_true",
+                    help="before each timed step, one untimed step of the same framework, so that "
+                         "each is timed with its own data and code in the caches, as in a "
+                         "training loop (by default a step follows another framework's; twice "
+                         "the run time)")
     ap.add_argument("--minirnn-kwargs", default="{}",
                     help='JSON keyword arguments for the minirnn layer, e.g. \'{"recompute": true}\'')
     ap.add_argument("--no-floor", action="store_true", help="skip the matrix-product floor")
@@ -128,9 +136,13 @@ def run_case(peers, name, cfg, cell, frameworks, args, minirnn_kwargs, log):
     times = {fw: [] for fw in order}
     cpu = {fw: 0.0 for fw in order}
     thread_ticks = {fw: {} for fw in order}
+    rewarmed = {fw: 0 for fw in order}
     for r in range(args.repeats):
         shift = r % len(order) if order else 0
         for fw in order[shift:] + order[:shift]:      # round-robin, rotated each repetition
+            if args.rewarm:
+                steps[fw]()                           # untimed: the caches hold this framework's
+                rewarmed[fw] += 1
             before = peers.thread_cpu_ticks()         # read outside the timed window
             c0, t0 = time.process_time(), time.perf_counter()
             steps[fw]()
@@ -146,7 +158,8 @@ def run_case(peers, name, cfg, cell, frameworks, args, minirnn_kwargs, log):
     for fw in order:
         entry = result["frameworks"][fw]
         ts = times[fw]
-        entry.update(times_ms=ts, median_ms=statistics.median(ts), min_ms=min(ts),
+        entry.update(times_ms=ts, untimed_steps=args.warmup + rewarmed[fw],
+                     median_ms=statistics.median(ts), min_ms=min(ts),
                      cpu_per_wall=cpu[fw] / (sum(ts) / 1e3))
         ticks = sorted(thread_ticks[fw].values(), reverse=True)
         entry["thread_cpu_ticks"] = ticks
@@ -259,9 +272,11 @@ def main(argv=None):
     from minirnn import blas
     info["numpy_blas_threads"] = blas.get_blas_threads()
     info["pinned_cpus"] = cpus
+    info["rewarm"] = args.rewarm
     pinned = f" pinned to CPU {','.join(map(str, cpus))}" if cpus else ""
     log(f"bench_rnn: ms per training step (forward + BPTT + Adam), float32, threads={args.threads}"
-        f"{pinned}, median of {args.repeats} after {args.warmup} warm-up, round-robin")
+        f"{pinned}, median of {args.repeats} after {args.warmup} warm-up, round-robin"
+        + (", each timed step after an untimed one of its own" if args.rewarm else ""))
     log("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
         + f"; cpu: {info.get('cpu')} x{info['cpus']}, OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}"
         + (f"; minirnn layer kwargs {minirnn_kwargs}" if minirnn_kwargs else ""))

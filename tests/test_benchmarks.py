@@ -45,11 +45,23 @@ def test_bench_rnn_quick_minirnn_only(tmp_path):
     assert len(data["results"]) == 6
     for res in data["results"]:
         for fw, entry in res["frameworks"].items():
-            assert len(entry["times_ms"]) == 2
+            assert len(entry["times_ms"]) == 2 and entry["untimed_steps"] == 1   # quick: 1 warm-up
             assert all(math.isfinite(t) and t > 0 for t in entry["times_ms"])
         # fused and unrolled start from the same weights and batch: the same first loss
         unrolled = res["frameworks"]["minirnn-unrolled"]
         assert unrolled["loss_rel_diff"] < 1e-4
+
+
+def test_bench_rnn_rewarm_runs_an_untimed_step_before_each_timed_one(tmp_path):
+    out_json = tmp_path / "rnn.json"
+    out = run("bench_rnn.py", "--quick", "--frameworks", "minirnn", "--cells", "SimpleRNN",
+              "--configs", "4x5x3x8", "--repeats", "3", "--warmup", "2", "--no-floor", "--rewarm",
+              "--json", str(out_json))
+    assert "each timed step after an untimed one of its own" in out
+    data = json.loads(out_json.read_text())
+    assert data["machine"]["rewarm"] is True
+    for entry in data["results"][0]["frameworks"].values():
+        assert len(entry["times_ms"]) == 3 and entry["untimed_steps"] == 2 + 3
 
 
 def test_bench_rnn_skips_what_is_not_asked_for_and_rejects_unknown_names():
