@@ -369,7 +369,7 @@ class Optimizer:
             raise TypeError(f"Variable {i} must have a `.data` array; got {type(var).__name__} "
                             "without one")
         data = var.data
-        if not (isinstance(data, np.ndarray) and np.issubdtype(data.dtype, np.floating)):
+        if not (isinstance(data, np.ndarray) and data.dtype.kind == "f"):
             got = f"dtype {data.dtype}" if isinstance(data, np.ndarray) else type(data).__name__
             raise TypeError(f"Variable {i} must have a floating-point numpy array as `.data`; "
                             f"got {got}")
@@ -495,8 +495,7 @@ class Optimizer:
             if grad.shape != var.data.shape:
                 raise ValueError(f"Gradient for variable {i} has the wrong shape: expected "
                                  f"{var.data.shape}, got {grad.shape}")
-            if not (np.issubdtype(grad.dtype, np.floating)
-                    or np.issubdtype(grad.dtype, np.integer)):
+            if grad.dtype.kind not in "fiu":           # float, signed or unsigned integer
                 raise TypeError(f"Gradient for variable {i} must be a real number array; got "
                                 f"dtype {grad.dtype}")
             pairs.append((grad.astype(var.data.dtype, copy=False), var))
