@@ -6,6 +6,7 @@ minirnn fused (unroll=False) and unrolled (unroll=True), against every installed
     python benchmarks/bench_rnn.py --quick                # small + long (T=200), 3 repeats
     python benchmarks/bench_rnn.py --frameworks minirnn,torch --cells LSTM --configs large
     python benchmarks/bench_rnn.py --json results.json    # also write the raw figures
+    python benchmarks/bench_rnn.py --rewarm               # steps timed with warm caches
 
 A training step is forward + BPTT + Adam update, run to completion. Peers:
   tf        TensorFlow/Keras: keras.layers.X + Dense, Adam, GradientTape in a tf.function
