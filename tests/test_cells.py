@@ -331,19 +331,24 @@ def test_segment_in_chunks_matches_the_steps(name, mask_kind, steps_per_chunk, m
     assert_results_close(got, run_steps(cell, p, True, {2, 3}), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("B", [1, 3])
 @pytest.mark.parametrize("name", CELLS)
-def test_segment_with_the_transposed_product_matches_the_steps(name, B, monkeypatch):
-    """A large W_h takes the recurrent product as (W_h^T @ h^T)^T (at batch 2-64): with every
-    W_h counted large, the segment still gives the step-by-step numbers (B=3), and batch 1
-    keeps the direct product."""
+def test_segment_with_the_transposed_product_matches_the_steps(name, monkeypatch):
+    """In float32 a large W_h takes the recurrent product as (W_h^T @ h^T)^T, at batch 2-64. With
+    every W_h counted large, a float32 segment gives what the direct product gives, and the
+    step-by-step numbers of float64; batch 1 and float64 keep the direct product."""
     monkeypatch.setattr(cells, "_TRANSPOSED_MIN_BYTES", 0)
     cell = CELLS[name]()
-    p = segment_problem(cell, B, 4, 5, 3, None, True)
-    product, _ = cells._step_rec_matmul(p["W_h"], None, p["W_h"].dtype, B)
-    assert (product is cells._dot) == (B == 1)
-    got, _ = run_segment(cell, p, True, {2})
-    assert_results_close(got, run_steps(cell, p, True, {2}), rtol=1e-9, atol=1e-12)
+    for B, dtype, transposed in ((3, np.float32, True), (1, np.float32, False),
+                                 (3, np.float64, False)):
+        product, _ = cells._step_rec_matmul(np.ones((4, 4 * cell.gates), dtype), None, dtype, B)
+        assert (product is not cells._dot) == transposed, (B, dtype)
+    p32 = segment_problem(cell, 3, 4, 5, 3, None, True, dtype=np.float32)
+    got, _ = run_segment(cell, p32, True, {2})
+    monkeypatch.setattr(cells, "_TRANSPOSED_MIN_BYTES", 1 << 60)
+    direct, _ = run_segment(cell, p32, True, {2})
+    assert_results_close(got, direct, rtol=1e-5, atol=1e-6)
+    want = run_steps(cell, segment_problem(cell, 3, 4, 5, 3, None, True), True, {2})
+    assert_results_close(got, want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("with_dys", [False, True])

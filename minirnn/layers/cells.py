@@ -135,10 +135,11 @@ def _rec_matmul_back(dz, W, mask):
 _dot = getattr(np.dot, "_implementation", np.dot)
 
 
-# h_prev @ W_h with a W_h too large for the cache (1 MB of L2 on the machines measured, with
-# OpenBLAS's SkylakeX kernels) ran up to 2x slower than (W_h^T @ h_prev^T)^T at batch 2-64, the
-# copy of h_prev and the transposed add included (B=32, H=256, LSTM: 167 -> 111 us); below that
-# size, at batch 1 and from batch 128 the direct product was as fast or faster
+# in float32, h_prev @ W_h with a W_h too large for the cache (1 MB of L2 on the machines
+# measured, with OpenBLAS's SkylakeX kernels) ran up to 2x slower than (W_h^T @ h_prev^T)^T at
+# batch 2-64, the copy of h_prev and the transposed add included (B=32, H=256, LSTM: 167 -> 111
+# us); below that size, at batch 1 and from batch 128 the direct product was as fast or faster,
+# and in float64 it was faster at every size tried (by 10-27%)
 _TRANSPOSED_MIN_BYTES = 1 << 20
 _TRANSPOSED_BATCHES = range(2, 65)
 
@@ -150,7 +151,8 @@ def _step_rec_matmul(W_h, mask, dtype, batch):
     is mostly np.dot itself, called straight from the time loop: on small arrays a third of the
     per-call cost of np.matmul, and no Python frame between."""
     if mask is None and W_h.dtype == dtype:
-        if batch in _TRANSPOSED_BATCHES and W_h.nbytes >= _TRANSPOSED_MIN_BYTES:
+        if (dtype == np.float32 and batch in _TRANSPOSED_BATCHES
+                and W_h.nbytes >= _TRANSPOSED_MIN_BYTES):
             h_T = np.empty((W_h.shape[0], batch), dtype)
             z_T = np.empty((W_h.shape[1], batch), dtype)
 
