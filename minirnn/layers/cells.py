@@ -148,8 +148,8 @@ def _step_rec_matmul(W_h, mask, dtype, batch):
     """The recurrent matmul of one step, chosen once per segment: (product, W) such that
     product(h_prev, W, out) returns _rec_matmul(_rec_input(h_prev, mask), W_h) (B, kH), written
     into out, or for a large W_h a transposed view of its own buffer. Without a mask the product
-    is mostly np.dot itself, called straight from the time loop: on small arrays a third of the
-    per-call cost of np.matmul, and no Python frame between."""
+    is np.dot itself, called straight from the time loop (on small arrays a third of the per-call
+    cost of np.matmul, and no Python frame between), unless W_h is large (see above)."""
     if mask is None and W_h.dtype == dtype:
         if (dtype == np.float32 and batch in _TRANSPOSED_BATCHES
                 and W_h.nbytes >= _TRANSPOSED_MIN_BYTES):
