@@ -331,6 +331,36 @@ def test_segment_in_chunks_matches_the_steps(name, mask_kind, steps_per_chunk, m
     assert_results_close(got, run_steps(cell, p, True, {2, 3}), rtol=1e-9, atol=1e-12)
 
 
+# the factors a cell's forward_segment multiplies zx by (sigmoid as 0.5 tanh(x / 2) + 0.5), by hand
+INPUT_SCALES = {"lstm": [0.5, 0.5, 1.0, 0.5], "gru": [0.5, 0.5, 1.0]}
+
+
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("name", CELLS)
+def test_segment_takes_zx_scaled_by_input_scale(name, mask_kind):
+    """The fused op folds a cell's input_scale into the input weights and passes zx_scaled: zx
+    times the scale, with zx_scaled=True, gives the numbers of zx as it is (to rounding: the
+    factors are powers of two). Cells with other activations have no scale."""
+    cell = CELLS[name]()
+    H = 3
+    scale = cell.input_scale(H, np.float64)
+    if name in INPUT_SCALES:
+        np.testing.assert_array_equal(scale, np.repeat(INPUT_SCALES[name], H))
+    else:
+        assert scale is None
+        return
+    p = segment_problem(cell, 2, H, 4, 9, mask_kind, True)
+    want, _ = run_segment(cell, p, True, {2})
+    out = np.empty_like(p["R1"])
+    mask = None if p["rec_masks"] is None else p["rec_masks"][0]
+    _, cache = cell.forward_segment(p["Zx"] * scale, p["states0"], p["W_h"], p["b_h"], mask, out,
+                                    zx_scaled=True)
+    got, _ = run_segment(cell, p, True, {2}, cache=cache)
+    got["H"] = out
+    assert_results_close(got, {k: v for k, v in want.items() if k != "final"},
+                         rtol=1e-15, atol=1e-15)
+
+
 @pytest.mark.parametrize("name", CELLS)
 def test_segment_with_the_transposed_product_matches_the_steps(name, monkeypatch):
     """In float32 a large W_h takes the recurrent product as (W_h^T @ h^T)^T, at batch 2-64. With

@@ -280,12 +280,19 @@ class _CellMath:
     # The plain versions below loop over the step functions; a cell may override both with a
     # version that keeps its caches in (S, B, ...) segment buffers (LSTM does).
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
-        """zx (S, B, kH) the segment's input projections (the cell may overwrite it); states tuple
-        of (B, H); out (S, B, H) receives every step's h. keep (S, B, 1) bool or None: where
-        keep[t, b] is False (a masked step) sequence b's states carry over step t unchanged.
-        Returns (final states, cache): the final h is a view of out[-1], the cache is what
-        backward_segment and kernel_grad take."""
+    def input_scale(self, H, dtype):
+        """(kH,) factors forward_segment multiplies zx by before its time loop, or None. A caller
+        may fold them into the input weights (exact: they are powers of two) and pass
+        zx_scaled=True, which saves that pass over (S, B, kH)."""
+        return None
+
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None,
+                        zx_scaled=False):
+        """zx (S, B, kH) the segment's input projections (the cell may overwrite it), times
+        input_scale() if zx_scaled; states tuple of (B, H); out (S, B, H) receives every step's h.
+        keep (S, B, 1) bool or None: where keep[t, b] is False (a masked step) sequence b's
+        states carry over step t unchanged. Returns (final states, cache): the final h is a view
+        of out[-1], the cache is what backward_segment and kernel_grad take."""
         caches = []
         for t in range(len(zx)):
             new, cache = self.step_forward(zx[t], states, W_h, b_h, rec_mask)
@@ -368,7 +375,8 @@ class SimpleRNNCellMath(_CellMath):
         dz = dh * self.dact(cache.h)                   # (B, H) through the activation
         return dz, dz, (_rec_matmul_back(dz, W_h, cache.mask),)
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None,
+                        zx_scaled=False):
         """As step_forward, S times: zx (S, B, H) is overwritten; out (S, B, H) receives h; keep
         as _CellMath.forward_segment takes it. Returns ((h,), SimpleRNNSegment)."""
         h, = states
@@ -471,27 +479,38 @@ class LSTMCellMath(_CellMath):
     # In the time loops every NumPy call writes into a buffer given as its positional `out`: on a
     # step's small arrays a call costs about 0.25 us, and the keyword form 20% more.
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
+    def input_scale(self, H, dtype):
+        """(4H,) with tanh and sigmoid (the defaults): 0.5 for the sigmoid blocks i f o, 1 for g
+        (see forward_segment); None otherwise."""
+        if not (self.activation == "tanh" and self.recurrent_activation == "sigmoid"):
+            return None
+        scale = np.full(4 * H, 0.5, dtype)
+        scale[2 * H:3 * H] = 1.0
+        return scale
+
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None,
+                        zx_scaled=False):
         """As step_forward, S times. zx (S, B, 4H) is overwritten with the gate outputs; out
-        (S, B, H) receives h; keep as _CellMath.forward_segment takes it. Returns ((h, c),
-        LSTMSegment). With tanh and sigmoid (the defaults) one tanh covers all four gate blocks,
-        as sigmoid(x) = 0.5 tanh(x / 2) + 0.5: the halving is folded into zx and W_h (exact, a
-        power of two), and 0.5 y + 0.5 undoes it."""
+        (S, B, H) receives h; keep and zx_scaled as _CellMath.forward_segment takes them.
+        Returns ((h, c), LSTMSegment). With tanh and sigmoid (the defaults) one tanh covers all
+        four gate blocks, as sigmoid(x) = 0.5 tanh(x / 2) + 0.5: the halving (input_scale) is
+        folded into zx and W_h (exact, a power of two), and 0.5 y + 0.5 undoes it."""
         h, c0 = states
         S, (B, H) = len(zx), h.shape
         gates = zx                                     # (S, B, 4H), blocks i f g o
+        halving = self.input_scale(H, gates.dtype)
+        fast = halving is not None
         if b_h is not None:
-            gates += b_h
-        fast = self.activation == "tanh" and self.recurrent_activation == "sigmoid"
+            gates += b_h * halving if fast and zx_scaled else b_h
         if fast:
             # 0.5 for i f o, 1 for g; then + 0.5, + 0. (B, 4H), not (4H,): a ufunc that
             # broadcasts an operand takes NumPy's general loop, 2-3x the time of equal shapes
-            scale = np.full((B, 4 * H), 0.5, gates.dtype)
-            scale[:, 2 * H:3 * H] = 1.0
+            scale = np.tile(halving, (B, 1))
             shift = scale.copy()
             shift[:, 2 * H:3 * H] = 0.0
-            gates *= scale
-            W_h = W_h * scale[0]
+            if not zx_scaled:
+                gates *= scale
+            W_h = W_h * halving
         i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))   # (S, B, H) views
         c = np.empty((S + 1, B, H), gates.dtype)       # c[0] the initial c, c[t + 1] step t's
         c[0] = c0
@@ -678,14 +697,24 @@ class GRUCellMath(_CellMath):
             dh_prev += drec_h
         return dzx, dzh, (dh_prev,)
 
-    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None):
+    def input_scale(self, H, dtype):
+        """(3H,) with reset_after and a sigmoid recurrent activation: 0.5 for z and r, 1 for the
+        candidate's block (see forward_segment); None otherwise."""
+        if not (self.reset_after and self.recurrent_activation == "sigmoid"):
+            return None
+        scale = np.ones(3 * H, dtype)
+        scale[:2 * H] = 0.5
+        return scale
+
+    def forward_segment(self, zx, states, W_h, b_h=None, rec_mask=None, out=None, keep=None,
+                        zx_scaled=False):
         """As step_forward, S times. zx (S, B, 3H) is overwritten with z, r and hz_h; out (S, B, H)
-        receives h; keep as _CellMath.forward_segment takes it. Returns ((h,), GRUSegment). With
-        reset_after=False: step by step.
+        receives h; keep and zx_scaled as _CellMath.forward_segment takes them. Returns ((h,),
+        GRUSegment). With reset_after=False: step by step.
         The candidate's input projection moves out of zx, and hz_h's bias b_h takes its place, so
         that one add per step, zx_t + h_prev U, gives the z, r pre-activations and hz_h together.
-        A sigmoid recurrent activation is one tanh, 0.5 tanh(x / 2) + 0.5, the halving folded
-        into the z, r columns of zx, W_h and b_h (exact, a power of two)."""
+        A sigmoid recurrent activation is one tanh, 0.5 tanh(x / 2) + 0.5, the halving
+        (input_scale) folded into the z, r columns of zx, W_h and b_h (exact, a power of two)."""
         if not self.reset_after:
             return super().forward_segment(zx, states, W_h, b_h, rec_mask, out, keep)
         h, = states
@@ -694,11 +723,11 @@ class GRUCellMath(_CellMath):
         gates = zx                                     # (S, B, 3H), blocks z r hz_h
         zr, hz_h = gates[..., :2 * H], gates[..., 2 * H:]
         hh = hz_h.copy()                               # (S, B, H) the candidate, x's part first
-        fast = self.recurrent_activation == "sigmoid"
+        scale = self.input_scale(H, gates.dtype)
+        fast = scale is not None
         if fast:
-            zr *= 0.5
-            scale = np.ones(3 * H, gates.dtype)
-            scale[:2 * H] = 0.5
+            if not zx_scaled:
+                zr *= 0.5
             W_h = W_h * scale
             b_h = None if b_h is None else b_h * scale
             # (B, 2H): a Python float costs a conversion, and a broadcast operand NumPy's general

@@ -69,15 +69,26 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
     segment = checkpoint or _SEGMENT
     starts = list(range(0, T, segment))
 
+    # the input projection's weights with b_x as one more row, times the factors the cell would
+    # multiply the projection by (input_scale): one GEMM gives the cell's zx, with no pass over
+    # (S, B, kH) for the bias or the scale
+    w_xb = np.concatenate([w_x, b_x[None]])
+    in_scale = cell.input_scale(H, w_xb.dtype)
+    if in_scale is not None:
+        w_xb *= in_scale
+
     def run(start, states, keep_cache):
         """Forward over one segment from `states`; fills hs. Returns its cache (if keep_cache) and
         the final states."""
         stop = min(start + segment, T)
-        zx = (xs[start:stop].reshape(-1, D) @ w_x).reshape(stop - start, B, -1)  # one GEMM
-        zx += b_x                                                # (S, B, kH), hoisted
+        xa = np.empty((stop - start, B, D + 1), dtype)          # x and a column of ones
+        xa[..., :D] = xs[start:stop]
+        xa[..., D] = 1.0
+        zx = (xa.reshape(-1, D + 1) @ w_xb).reshape(stop - start, B, -1)   # (S, B, kH), hoisted
         out = hs[start:stop] if hs is not None else np.empty((stop - start, B, H), dtype)
         states, cache = cell.forward_segment(zx, states, w_h, b_h, rec_mask, out,
-                                             None if masks is None else masks[start:stop])
+                                             None if masks is None else masks[start:stop],
+                                             zx_scaled=in_scale is not None)
         if hs is None:  # copies, so the segment's buffer is not kept alive by a view
             states = tuple(np.array(s) for s in states)
         return cache if keep_cache else None, states
