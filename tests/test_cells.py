@@ -374,11 +374,27 @@ def test_segment_with_the_transposed_product_matches_the_steps(name, monkeypatch
         assert (product is not cells._dot) == transposed, (B, dtype)
     p32 = segment_problem(cell, 3, 4, 5, 3, None, True, dtype=np.float32)
     got, _ = run_segment(cell, p32, True, {2})
+    masked = run_masked_segment(cell, p32)
     monkeypatch.setattr(cells, "_TRANSPOSED_MIN_BYTES", 1 << 60)
     direct, _ = run_segment(cell, p32, True, {2})
     assert_results_close(got, direct, rtol=1e-5, atol=1e-6)
+    for a, b in zip(masked, run_masked_segment(cell, p32)):    # masked steps carry states over
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     want = run_steps(cell, segment_problem(cell, 3, 4, 5, 3, None, True), True, {2})
     assert_results_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def run_masked_segment(cell, p, with_dys=True):
+    """forward_segment and backward_segment under a mask that skips some steps of sequences 1
+    and 2: the outputs, dzx, dzh, the initial states' gradients and dL/dh_t, flat."""
+    keep = np.random.default_rng(1).random((len(p["Zx"]), p["Zx"].shape[1], 1)) < 0.6
+    keep[:, 0] = True
+    out, seen = np.empty_like(p["R1"]), np.empty_like(p["R1"])
+    _, cache = cell.forward_segment(p["Zx"].copy(), p["states0"], p["W_h"], p["b_h"], None, out,
+                                    keep)
+    dzx, dzh, dstates0 = cell.backward_segment(list(p["R2"]), p["R1"] if with_dys else None,
+                                               cache, p["W_h"], seen, {3}, keep)
+    return [out, dzx, dzh, *dstates0, seen]
 
 
 @pytest.mark.parametrize("with_dys", [False, True])
@@ -393,20 +409,15 @@ def test_gru_segment_direct_path_folded_or_not(fold_max, with_dys, monkeypatch):
     got, _ = run_segment(cell, p, with_dys, {3})
     assert_results_close(got, run_steps(cell, p, with_dys, {3}), rtol=1e-9, atol=1e-12)
 
-    keep = np.random.default_rng(1).random((6, 3, 1)) < 0.6
-    keep[:, 0] = True                                   # one sequence runs every step
     results = []
     for fold in (0, 10**9):
         monkeypatch.setattr(cells, "_FOLD_DIRECT_MAX", fold)
-        out, seen = np.empty_like(p["R1"]), np.empty_like(p["R1"])
-        _, cache = cell.forward_segment(p["Zx"].copy(), p["states0"], p["W_h"], p["b_h"], None,
-                                        out, keep)
-        results.append((out,) + cell.backward_segment(list(p["R2"]), p["R1"] if with_dys else None,
-                                                      cache, p["W_h"], seen, {3}, keep) + (seen,))
+        results.append(run_masked_segment(cell, p, with_dys))
     folded, apart = results
-    for a, b in zip([*folded[:3], *folded[3], folded[4]], [*apart[:3], *apart[3], apart[4]]):
+    for a, b in zip(folded, apart):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-    assert np.abs(folded[4][:, 1:]).max() > 0 and (folded[4] == 0).any()   # the mask had effect
+    seen = folded[-1]
+    assert np.abs(seen[:, 1:]).max() > 0 and (seen == 0).any()   # the mask had effect
 
 
 @pytest.mark.parametrize("mask_kind", MASKS)
