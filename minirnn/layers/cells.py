@@ -24,6 +24,8 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..ops import _dot  # np.dot without its __array_function__ dispatch (see ops)
+
 __all__ = ["ACTIVATIONS", "get_activation", "SimpleRNNCellMath", "LSTMCellMath", "GRUCellMath",
            "run_sequence_forward", "run_sequence_backward"]
 
@@ -128,11 +130,6 @@ def _rec_matmul_back(dz, W, mask):
     dx = dz.reshape(B, g, -1).transpose(1, 0, 2) @ W.reshape(H, g, -1).transpose(1, 2, 0)  # (g, B, H)
     dx *= mask
     return dx.sum(axis=0)
-
-
-# np.dot without its __array_function__ dispatch (NEP 18's `_implementation`): on a step's small
-# arrays the dispatch is nearly half of the call
-_dot = getattr(np.dot, "_implementation", np.dot)
 
 
 # in float32, h_prev @ W_h with a W_h too large for the cache (1 MB of L2 on the machines
@@ -278,7 +275,8 @@ class _CellMath:
 
     # -- a whole segment of steps: what the fused op calls ---------------------------------------
     # The plain versions below loop over the step functions; a cell may override both with a
-    # version that keeps its caches in (S, B, ...) segment buffers (LSTM does).
+    # version that keeps its caches in (S, B, ...) segment buffers (SimpleRNN, LSTM and GRU with
+    # reset_after do; GRU without it takes these).
 
     def input_scale(self, H, dtype):
         """(kH,) factors forward_segment multiplies zx by before its time loop, or None. A caller
