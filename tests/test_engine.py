@@ -517,8 +517,6 @@ def test_shape_errors_name_expected_and_got():
 
 
 def test_gc_paused_restores_the_collector_state():
-    import gc
-    from minirnn.tensor import gc_paused
     assert gc.isenabled()
     with gc_paused():
         assert not gc.isenabled()
