@@ -17,17 +17,18 @@ with free heap memory first handed back to the OS (glibc malloc_trim: otherwise 
 building the model, which runs the layer once, is reused by the step unseen) and the kernel's
 peak-RSS mark reset to the current RSS right before the step (Linux /proc/self/clear_refs), so an
 earlier peak (imports, building) cannot hide the step's. Where that reset is not available the
-difference of ru_maxrss before and after is used. The first step of
-TensorFlow and JAX includes tracing and compiling; that, like every other constant, cancels in
+difference of ru_maxrss before and after is used. What the first step still does once
+(TensorFlow's graph optimisation), like every other constant, cancels in
 
     KB per timestep = (step peak at T2 - step peak at T1) / (T2 - T1)
 
 the activation memory BPTT keeps per timestep. A slope near zero (or negative) would say that a
-framework's per-timestep memory is below the run-to-run noise of its step's other allocations. For minirnn the NumPy + Python heap peak seen by
-tracemalloc (a second step, in the same subprocess) is given as well.
+framework's per-timestep memory is below the run-to-run noise of its step's other allocations.
+For minirnn the NumPy + Python heap peak seen by tracemalloc (a second step, in the same
+subprocess) is given as well.
 
---minirnn-kwargs passes keyword arguments to the minirnn layer (e.g. a future recompute or
-checkpointing option); minirnn rows are then labelled with them.
+--minirnn-kwargs passes keyword arguments to the minirnn layer (e.g. '{"recompute": true}');
+minirnn rows are then labelled with them.
 """
 import argparse
 import json
