@@ -13,6 +13,9 @@ A training step is forward + BPTT + Adam update, run to completion. Peers:
   torch     PyTorch: nn.RNN(tanh) / nn.LSTM / nn.GRU (batch_first) + Linear, torch.optim.Adam
   jax       JAX: jax.jit of the whole step, lax.scan over a hand-written cell, Keras's Adam inline
   autograd  HIPS autograd: generic per-timestep autodiff of the same cell, Keras's Adam by hand
+  torch-aten  (by name only) PyTorch with oneDNN off, torch.backends.mkldnn.flags(enabled=False):
+            on the CPU nn.LSTM trains through oneDNN's JIT-compiled fused RNN kernel; this shows
+            the same model on PyTorch's generic operators, as its RNN and GRU always run
 Peers that are not installed are skipped with a note (`pip install ".[bench]"`; PyTorch: see
 setup.cfg). All start from the same weights and batch; the first step's loss is checked to agree.
 
@@ -46,7 +49,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import threadenv  # noqa: E402  (standard library only)
-from frameworks import FRAMEWORKS, LABELS, resolve as resolve_frameworks  # noqa: E402  (stdlib only)
+from frameworks import DEFAULT, LABELS, resolve as resolve_frameworks  # noqa: E402  (stdlib only)
 
 CONFIGS = {"small": (32, 50, 16, 64), "medium": (64, 100, 32, 128),
            "large": (32, 100, 64, 256), "long": (1, 1000, 8, 32)}
@@ -62,8 +65,9 @@ def parse_args(argv=None):
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps first (3; quick: 1)")
     ap.add_argument("--frameworks", default="all",
                     help="comma list of minirnn (= minirnn-fused,minirnn-unrolled), "
-                         "minirnn-fused, minirnn-unrolled, tf, torch, jax, autograd; 'all' "
-                         "(default) is minirnn and every installed peer")
+                         "minirnn-fused, minirnn-unrolled, tf, torch, jax, autograd, torch-aten; "
+                         "'all' (default) is minirnn and every installed peer but torch-aten "
+                         "(PyTorch with oneDNN off: e.g. --frameworks all,torch-aten)")
     ap.add_argument("--cells", default="SimpleRNN,LSTM,GRU")
     ap.add_argument("--configs", default=None,
                     help="comma list of small, medium, large, long, or BxTxDxH (e.g. 8x20x4x16); "
@@ -262,7 +266,7 @@ def main(argv=None):
     for c in cells:
         if c not in peers.CELLS:
             raise SystemExit(f"unknown cell {c!r}; expected some of {list(peers.CELLS)}")
-    frameworks, notes = resolve_frameworks(args.frameworks, FRAMEWORKS,
+    frameworks, notes = resolve_frameworks(args.frameworks, DEFAULT,
                                            minirnn=["minirnn-fused", "minirnn-unrolled"])
     for note in notes:
         log(note)

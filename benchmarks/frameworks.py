@@ -2,12 +2,15 @@
 so a driver can read it before any framework or NumPy is imported)."""
 import importlib.util
 
-FRAMEWORKS = ["minirnn-fused", "minirnn-unrolled", "tf", "torch", "jax", "autograd"]
+FRAMEWORKS = ["minirnn-fused", "minirnn-unrolled", "tf", "torch", "jax", "autograd", "torch-aten"]
+# what 'all' runs: torch-aten is asked for by name, as a reference for what PyTorch's figures are
+DEFAULT = FRAMEWORKS[:-1]
 LABELS = {"minirnn-fused": "minirnn fused", "minirnn-unrolled": "minirnn unrolled",
-          "tf": "tensorflow", "torch": "torch", "jax": "jax", "autograd": "autograd"}
+          "tf": "tensorflow", "torch": "torch", "jax": "jax", "autograd": "autograd",
+          "torch-aten": "torch no oneDNN"}
 # peer -> (module that must be importable, name in the version line)
 PEERS = {"tf": ("tensorflow", "tensorflow"), "torch": ("torch", "torch"), "jax": ("jax", "jax"),
-         "autograd": ("autograd", "autograd")}
+         "autograd": ("autograd", "autograd"), "torch-aten": ("torch", "torch")}
 ALIASES = {"tensorflow": "tf", "keras": "tf", "pytorch": "torch", "hips-autograd": "autograd"}
 
 
@@ -19,13 +22,13 @@ def installed(framework):
 def resolve(spec, default, minirnn):
     """The frameworks a comma list names, in order, and notes on the peers that are missing.
 
-    default: the list 'all' stands for; minirnn: what the bare name 'minirnn' stands for.
+    default: the list 'all' stands for, alone or in a list ("all,torch-aten"); minirnn: what the
+    bare name 'minirnn' stands for.
     """
-    names = default if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
     chosen, notes = [], []
-    for name in names:
+    for name in (s.strip() for s in spec.split(",") if s.strip()):
         name = ALIASES.get(name, name)
-        for fw in (minirnn if name == "minirnn" else [name]):
+        for fw in default if name == "all" else minirnn if name == "minirnn" else [name]:
             if fw not in FRAMEWORKS:
                 raise SystemExit(f"unknown framework {fw!r}; expected minirnn or one of {FRAMEWORKS}")
             if not installed(fw):

@@ -95,6 +95,7 @@ def build(framework, problem, threads=1, minirnn_kwargs=None):
     builders = {"minirnn-fused": lambda: build_minirnn(problem, False, minirnn_kwargs),
                 "minirnn-unrolled": lambda: build_minirnn(problem, True, minirnn_kwargs),
                 "tf": lambda: build_tf(problem, threads), "torch": lambda: build_torch(problem, threads),
+                "torch-aten": lambda: build_torch(problem, threads, onednn=False),
                 "jax": lambda: build_jax(problem), "autograd": lambda: build_autograd(problem)}
     return builders[framework]()
 
@@ -163,7 +164,10 @@ def _to_torch_gates(w, p, axis):
     return np.concatenate([r, z, h], axis=axis)
 
 
-def build_torch(p, threads=1):
+def build_torch(p, threads=1, onednn=True):
+    """onednn=False: the step runs with oneDNN (MKL-DNN) off, so nn.LSTM trains on PyTorch's
+    generic operators instead of oneDNN's fused RNN kernel (the switch is global: it is set
+    around each step, and the other PyTorch peer's steps run with PyTorch's default)."""
     import torch
     torch.set_num_threads(threads)
     try:
@@ -208,7 +212,14 @@ def build_torch(p, threads=1):
         loss.backward()
         opt.step()
         return loss.item()
-    return step
+
+    if onednn:
+        return step
+
+    def step_without_onednn():
+        with torch.backends.mkldnn.flags(enabled=False):
+            return step()
+    return step_without_onednn
 
 
 # -- the cell written once over a NumPy-like module (JAX and HIPS autograd) ----------------------

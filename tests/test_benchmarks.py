@@ -74,6 +74,23 @@ def test_bench_rnn_skips_what_is_not_asked_for_and_rejects_unknown_names():
     assert proc.returncode != 0 and "unknown framework" in proc.stderr
 
 
+def test_all_leaves_out_torch_without_onednn_unless_named(monkeypatch):
+    sys.path.insert(0, BENCH)
+    try:
+        import frameworks
+    finally:
+        sys.path.remove(BENCH)
+    monkeypatch.setattr(frameworks, "installed", lambda fw: True)   # whatever this machine has
+    minirnn = ["minirnn-fused", "minirnn-unrolled"]
+    chosen, notes = frameworks.resolve("all", frameworks.DEFAULT, minirnn)
+    assert chosen == minirnn + ["tf", "torch", "jax", "autograd"] and notes == []
+    chosen, _ = frameworks.resolve("all,torch-aten", frameworks.DEFAULT, minirnn)
+    assert chosen[-2:] == ["autograd", "torch-aten"]
+    monkeypatch.setattr(frameworks, "installed", lambda fw: fw not in frameworks.PEERS)
+    chosen, notes = frameworks.resolve("minirnn-fused,torch-aten", frameworks.DEFAULT, minirnn)
+    assert chosen == ["minirnn-fused"] and "torch no oneDNN is not installed" in notes[0]
+
+
 def test_bench_memory_reduced(tmp_path):
     out_json = tmp_path / "mem.json"
     out = run("bench_memory.py", "--timesteps", "200,400", "--frameworks", "minirnn",
