@@ -40,9 +40,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import threadenv  # noqa: E402  (standard library only)
-from frameworks import LABELS, resolve as resolve_frameworks  # noqa: E402  (stdlib only)
+from frameworks import DEFAULT as ALL, LABELS, resolve as resolve_frameworks  # noqa: E402
 
-DEFAULT = ["minirnn-fused", "tf", "torch", "jax", "autograd"]
+DEFAULT = [fw for fw in ALL if fw != "minirnn-unrolled"]   # the fused path and every peer
 
 
 def parse_args(argv=None):

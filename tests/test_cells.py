@@ -381,7 +381,7 @@ def test_segment_with_the_transposed_product_matches_the_steps(name, monkeypatch
     for a, b in zip(masked, run_masked_segment(cell, p32)):    # masked steps carry states over
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     want = run_steps(cell, segment_problem(cell, 3, 4, 5, 3, None, True), True, {2})
-    assert_results_close(got, want, rtol=1e-4, atol=1e-5)
+    assert_results_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 def run_masked_segment(cell, p, with_dys=True):
@@ -441,7 +441,7 @@ def test_segment_float32_and_backward_twice(name, mask_kind):
         for a, b in zip(now, arrays_before):
             np.testing.assert_array_equal(a, b, err_msg=k)
     want = run_steps(cell, segment_problem(cell, 3, 4, 5, 7, mask_kind, True), True, {2})
-    assert_results_close(got, want, rtol=1e-4, atol=1e-5)
+    assert_results_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------
