@@ -1,0 +1,99 @@
+"""Argument and array checks shared by every entry point (layers, models, optimizers, loaders).
+
+Each check raises before anything is changed, with a message naming the argument, what was
+expected and what came. Only NumPy is imported here, so any module may use these.
+"""
+import numbers
+
+import numpy as np
+
+__all__ = ["check_array", "as_checked_array", "positive_int", "non_negative_int", "check_int",
+           "check_float", "check_fraction", "check_bool", "check_choice"]
+
+_ACCEPTED_KINDS = "buif"
+_ACCEPTED = "bool, integer or real floating point"
+
+
+def _describe(value):
+    return f"{value!r} of type {type(value).__name__}"
+
+
+def check_array(array, what):
+    """Refuse arrays that are not bool, integer or real floating point (complex, strings, objects).
+
+    `what` names the receiver, e.g. "LSTM 'lstm'" or "input 'x' of model 'm'".
+    """
+    dtype = getattr(array, "dtype", None)
+    if dtype is None:
+        array = np.asarray(array)
+        dtype = array.dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind not in _ACCEPTED_KINDS:
+        raise TypeError(f"{what} expects {_ACCEPTED} values; got an array of dtype {dtype}")
+    return array
+
+
+def as_checked_array(value, what):
+    """np.asarray(value), refusing complex, string and object arrays with TypeError.
+
+    A ragged nested list (which NumPy would turn into an object array or refuse with its own
+    message) raises TypeError too, naming `what`.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{what} expects {_ACCEPTED} values; got a string {value!r}")
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested sequences
+        raise TypeError(f"{what} expects an array of {_ACCEPTED} values; got {type(value).__name__} "
+                        f"that is not one ({error})") from None
+    return check_array(array, what)
+
+
+def check_int(value, name, minimum=None):
+    """An int (not bool, NumPy integers accepted) >= minimum; returns it as a Python int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int; got {_describe(value)}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
+    return value
+
+
+def positive_int(value, name):
+    return check_int(value, name, minimum=1)
+
+
+def non_negative_int(value, name):
+    return check_int(value, name, minimum=0)
+
+
+def check_float(value, name, minimum=None, maximum=None, min_inclusive=True, max_inclusive=True):
+    """A real number (not bool, not complex, not a string) within the bounds; returns a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+    value = float(value)
+    low_ok = minimum is None or (value >= minimum if min_inclusive else value > minimum)
+    high_ok = maximum is None or (value <= maximum if max_inclusive else value < maximum)
+    if value != value or not (low_ok and high_ok):
+        low = "" if minimum is None else ("[" if min_inclusive else "(") + f"{minimum}"
+        high = "" if maximum is None else f"{maximum}" + ("]" if max_inclusive else ")")
+        bounds = f"in {low or '(-inf'}, {high or 'inf)'}"
+        raise ValueError(f"{name} must be a number {bounds}; got {value}")
+    return value
+
+
+def check_fraction(value, name, max_inclusive=False):
+    """A rate such as dropout or validation_split: a float in [0, 1) (or [0, 1])."""
+    return check_float(value, name, minimum=0.0, maximum=1.0, max_inclusive=max_inclusive)
+
+
+def check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {_describe(value)}")
+    return bool(value)
+
+
+def check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {_describe(value)}")
+    return value
