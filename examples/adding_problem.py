@@ -84,8 +84,10 @@ def step_factors(layer, x):
         z = x @ kernel[:, forget_slice] + previous @ recurrent[:, forget_slice] + bias[forget_slice]
         forget = 1.0 / (1.0 + np.exp(-z))
         per_unit = forget.mean(axis=(0, 1))
-        return {"forget gate, most persistent unit": per_unit.max(), "forget gate, all units": per_unit.mean()}
-    return {"largest singular value of W_h": np.linalg.norm(recurrent, 2), "mean tanh'": np.mean(1.0 - h ** 2)}
+        return {"forget gate, most persistent unit": per_unit.max(),
+                "forget gate, all units": per_unit.mean()}
+    return {"largest singular value of W_h": np.linalg.norm(recurrent, 2),
+            "mean tanh'": np.mean(1.0 - h ** 2)}
 
 
 def gradient_figure(norms, epochs):
