@@ -2,8 +2,9 @@
 
 gradcheck  prints, for every op and layer, the largest relative error of its gradient against
            finite differences (float64), and against TensorFlow when it is installed.
-bptt       prints (and with --plot draws) the gradient norm ||dL/dh_t|| that BPTT delivers to
-           each timestep of a fresh recurrent layer, for a loss on its last output.
+bptt       prints (and with --plot draws on one log-scale axes) the gradient norm ||dL/dh_t||
+           that BPTT delivers to each timestep of fresh recurrent layers, one or several cells
+           (--cell simple_rnn,lstm,gru), for L = the sum of the last output h_T.
 """
 import argparse
 import os
@@ -181,42 +182,137 @@ def _report(name, finite_difference, against_tf):
     return int(bad)
 
 
-def bptt_command(args):
-    cells = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN, "rnn": layers.SimpleRNN}
-    if args.timesteps < 1:
-        raise SystemExit(f"--timesteps must be >= 1; got {args.timesteps}")
+# --cell names -> layer class; "rnn" is another name for simple_rnn
+_CELLS = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+
+# what bptt differentiates: the layer returns only its last output h_T, and the loss adds it up
+BPTT_LOSS = "L = sum of h_T over the batch and the units"
+
+
+def _cell_list(text):
+    """--cell: one name or several separated by commas, each a key of _CELLS, none twice."""
+    names = [name.strip() for name in text.split(",")]
+    choices = ", ".join(_CELLS)
+    for name in names:
+        if name not in _CELLS:
+            raise argparse.ArgumentTypeError(
+                f"expected cell names from {choices}, separated by commas (e.g. simple_rnn,lstm,gru); "
+                f"got {name!r} in {text!r}")
+    classes = [_CELLS[name] for name in names]
+    for cls in classes:
+        if classes.count(cls) > 1:
+            raise argparse.ArgumentTypeError(f"expected each cell once; got {cls.__name__} more than "
+                                             f"once in {text!r} (rnn and simple_rnn are the same cell)")
+    return names
+
+
+def _int_at_least(minimum, what):
+    """An argparse type: int(text) >= minimum, else an error naming what was expected."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}")
+        return value
+    return parse
+
+
+_positive = _int_at_least(1, "a positive integer (>= 1)")
+_non_negative = _int_at_least(0, "a non-negative integer (>= 0)")
+
+
+def bptt_norms(cells, timesteps=100, units=32, features=8, batch=16, seed=0):
+    """{"LSTM(32)": norms, ...}: mean ||dL/dh_t|| per timestep, (timesteps,), of each fresh layer.
+
+    Every cell sees the same input and is built right after set_random_seed(seed), so its weights
+    do not depend on which other cells are listed. The loss is BPTT_LOSS, hence dL/dh_T is all ones
+    and the last norm is sqrt(units) for every cell.
+    """
     from .random import set_random_seed
-    set_random_seed(args.seed)
-    layer = cells[args.cell](args.units)
-    x = np.random.default_rng(args.seed).standard_normal((args.batch, args.timesteps, args.features))
-    out = layer(x.astype(layer.dtype))
-    out.sum().backward()  # the loss reads the last output only: what reaches step t travelled T-1-t steps
-    norms = layer.bptt_gradient_norms
-    print(f"{type(layer).__name__}({args.units}), {args.timesteps} timesteps, batch {args.batch}: "
-          f"||dL/dh_t|| for a loss on the last output")
-    logs = np.log10(np.maximum(norms, 1e-300))
-    low, span = logs.min(), max(logs.max() - logs.min(), 1e-12)
-    stride = max(1, args.timesteps // args.rows)
-    shown = sorted(set(range(0, args.timesteps, stride)) | {args.timesteps - 1})
-    print(f"(bars on a log scale, from {norms.min():.1e} to {norms.max():.1e})")
-    for t in shown:
-        print(f"t={t:5d}  {norms[t]:10.3e}  {'#' * int(round(1 + 39 * (logs[t] - low) / span))}")
+    x = np.random.default_rng(seed).standard_normal((batch, timesteps, features))
+    norms = {}
+    for name in cells:
+        set_random_seed(seed)
+        layer = _CELLS[name](units)
+        out = layer(x.astype(layer.dtype))
+        out.sum().backward()
+        norms[f"{type(layer).__name__}({units})"] = layer.bptt_gradient_norms
+    return norms
+
+
+def bptt_figure(norms, title):
+    """One axes, log y shared by every cell: ||dL/dh_t|| against t, one line per cell."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
+    styles = ["-", "--", "-.", ":"]  # told apart in grey print too
+    for i, (label, n) in enumerate(norms.items()):
+        # a norm that underflowed to 0 has no place on a log axis: left out, not drawn at a floor
+        ax.plot(np.arange(len(n)), np.where(n > 0, n, np.nan), styles[i % len(styles)], label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("timestep t")
+    ax.set_ylabel("||dL/dh_t||, mean over the batch")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(title="cell")
+    fig.tight_layout()
+    return fig
+
+
+def _bptt_table(norms, timesteps, rows):
+    """Lines of a table: a column per cell, a row per shown timestep, then the first/last ratio."""
+    labels = list(norms)
+    width = max(12, *(len(label) for label in labels))
+    stride = max(1, timesteps // rows)
+    shown = sorted(set(range(0, timesteps, stride)) | {timesteps - 1})
+    lines = [f"{'t':>6s}" + "".join(f"  {label:>{width}s}" for label in labels)]
+    lines += [f"{t:6d}" + "".join(f"  {norms[label][t]:{width}.3e}" for label in labels) for t in shown]
+    lines.append(f"ratio t=0 / t={timesteps - 1}: " + ", ".join(
+        f"{label} {norms[label][0] / norms[label][-1]:.1e}" for label in labels))
+    return lines
+
+
+def _print_lines(lines):
+    """Print, and stop quietly if the reader has gone (`python -m minirnn bptt | head -1`)."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader chose to stop reading: not an error. Point stdout at devnull so that the
+        # interpreter's last flush at exit does not raise again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+
+
+def bptt_command(args):
     if args.plot:
         try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            import matplotlib  # noqa: F401  (checked before the work, not after)
         except ImportError:
             print("matplotlib is not installed: pip install 'minirnn[plot]' for --plot", file=sys.stderr)
             return 1
-        fig, ax = plt.subplots(figsize=(7, 4))
-        ax.semilogy(np.arange(args.timesteps), np.maximum(norms, 1e-300))
-        ax.set_xlabel("timestep t")
-        ax.set_ylabel("mean ||dL/dh_t||")
-        ax.set_title(f"BPTT gradient per timestep, fresh {type(layer).__name__}({args.units})")
-        fig.tight_layout()
-        fig.savefig(args.plot)
-        print(f"plot written to {args.plot}")
+    norms = bptt_norms(args.cell, args.timesteps, args.units, args.features, args.batch, args.seed)
+    lines = [f"{', '.join(norms)}: {args.timesteps} timesteps, batch {args.batch}, "
+             f"{args.features} features, seed {args.seed}",
+             f"||dL/dh_t|| (L2 norm over the units, mean over the batch) of fresh layers, {BPTT_LOSS}",
+             ""]
+    lines += _bptt_table(norms, args.timesteps, args.rows)
+    if args.plot:
+        title = (f"Gradient reaching each timestep, fresh layers, {args.timesteps} steps\n"
+                 f"{BPTT_LOSS} (batch {args.batch})")
+        try:
+            bptt_figure(norms, title).savefig(args.plot)
+        except OSError as error:
+            print(f"--plot: cannot write {args.plot!r}: {error}", file=sys.stderr)
+            return 1
+        lines.append(f"plot written to {args.plot}")
+    _print_lines(lines)
     return 0
 
 
@@ -226,15 +322,17 @@ def main(argv=None):
     check = commands.add_parser("gradcheck", help="gradient errors of every op and layer")
     check.add_argument("--no-tf", action="store_true", help="skip the TensorFlow comparison")
     check.set_defaults(run=gradcheck_command)
-    bptt = commands.add_parser("bptt", help="gradient norm per timestep of a fresh recurrent layer")
-    bptt.add_argument("--cell", choices=["lstm", "gru", "simple_rnn", "rnn"], default="lstm")
-    bptt.add_argument("--timesteps", type=int, default=100)
-    bptt.add_argument("--units", type=int, default=32)
-    bptt.add_argument("--features", type=int, default=8)
-    bptt.add_argument("--batch", type=int, default=16)
-    bptt.add_argument("--rows", type=int, default=20, help="how many timesteps to print")
-    bptt.add_argument("--seed", type=int, default=0)
-    bptt.add_argument("--plot", metavar="FILE", help="draw the curve to a PNG (needs matplotlib)")
+    bptt = commands.add_parser("bptt", help="gradient norm per timestep of fresh recurrent layers")
+    bptt.add_argument("--cell", type=_cell_list, default=["lstm"], metavar="CELL[,CELL...]",
+                      help=f"one or more of {', '.join(_CELLS)}, separated by commas (default: lstm)")
+    bptt.add_argument("--timesteps", type=_positive, default=100)
+    bptt.add_argument("--units", type=_positive, default=32)
+    bptt.add_argument("--features", type=_positive, default=8)
+    bptt.add_argument("--batch", type=_positive, default=16)
+    bptt.add_argument("--rows", type=_positive, default=20, help="how many timesteps to print")
+    bptt.add_argument("--seed", type=_non_negative, default=0)
+    bptt.add_argument("--plot", metavar="FILE",
+                      help="draw every cell on one log-scale axes to a PNG (needs matplotlib)")
     bptt.set_defaults(run=bptt_command)
     args = parser.parse_args(argv)
     return args.run(args)

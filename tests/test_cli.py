@@ -30,33 +30,125 @@ def test_gradcheck_command_compares_with_tensorflow(capsys):
     assert "vs TensorFlow" in capsys.readouterr().out
 
 
-def test_bptt_command_shows_vanishing_gradient(capsys, tmp_path):
-    plot = tmp_path / "bptt.png"
-    code = main(["bptt", "--cell", "simple_rnn", "--timesteps", "30", "--rows", "30",
-                 "--plot", str(plot)])
-    out = capsys.readouterr().out
-    rows = [line.split() for line in out.splitlines() if line.startswith("t=")]
-    norms = {int(r[1]): float(r[2]) for r in rows}
-    assert len(norms) == 30
-    assert norms[0] < 1e-2 * norms[29]  # far-back steps get a vanishing share
+def bptt_table(out):
+    """The printed table: {column label: {t: norm}}."""
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["t"])
+    labels = lines[header].split()[1:]
+    table = {label: {} for label in labels}
+    for line in lines[header + 1:]:
+        fields = line.split()
+        if not fields or not fields[0].isdigit():
+            break
+        assert len(fields) == len(labels) + 1, line
+        for label, value in zip(labels, fields[1:]):
+            table[label][int(fields[0])] = float(value)
+    return table
+
+
+def has_matplotlib():
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        assert code == 1
-    else:
-        assert code == 0 and plot.stat().st_size > 0
+        return False
+    return True
 
 
-def test_bptt_command_rejects_bad_timesteps():
-    with pytest.raises(SystemExit, match="--timesteps must be >= 1; got 0"):
-        main(["bptt", "--timesteps", "0"])
+def test_bptt_command_shows_vanishing_gradient(capsys):
+    assert main(["bptt", "--cell", "simple_rnn", "--timesteps", "30", "--rows", "30"]) == 0
+    table = bptt_table(capsys.readouterr().out)
+    norms = table["SimpleRNN(32)"]
+    assert sorted(norms) == list(range(30))
+    assert norms[29] == pytest.approx(np.sqrt(32), rel=1e-3)  # dL/dh_T: ones, for L = sum of h_T
+    assert norms[0] < 1e-2 * norms[29]  # far-back steps get a vanishing share
+
+
+def test_bptt_command_several_cells_one_table_and_one_png(capsys, tmp_path):
+    if not has_matplotlib():
+        pytest.skip("matplotlib is not installed")
+    plot = tmp_path / "bptt.png"
+    assert main(["bptt", "--cell", "simple_rnn,lstm,gru", "--timesteps", "20", "--rows", "5",
+                 "--units", "8", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    table = bptt_table(out)
+    assert list(table) == ["SimpleRNN(8)", "LSTM(8)", "GRU(8)"]
+    for label, norms in table.items():
+        assert sorted(norms) == [0, 4, 8, 12, 16, 19], label
+        assert norms[19] == pytest.approx(np.sqrt(8), rel=1e-3), label
+    assert "L = sum of h_T" in out and f"plot written to {plot}" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bptt_cells_get_the_same_weights_whatever_else_is_listed():
+    from minirnn.__main__ import bptt_norms
+    alone = bptt_norms(["gru"], timesteps=6, units=4, features=3, batch=2, seed=3)["GRU(4)"]
+    listed = bptt_norms(["lstm", "simple_rnn", "gru"], timesteps=6, units=4, features=3, batch=2,
+                        seed=3)["GRU(4)"]
+    np.testing.assert_array_equal(alone, listed)
+
+
+def test_bptt_figure_shares_one_log_axis_between_the_cells():
+    pytest.importorskip("matplotlib")
+    from minirnn.__main__ import BPTT_LOSS, bptt_figure
+    norms = {"SimpleRNN(4)": np.array([1e-9, 1e-5, 0.0, 2.0]), "LSTM(4)": np.array([1e-3, 1e-2, 1e-1, 2.0])}
+    fig = bptt_figure(norms, f"title with {BPTT_LOSS}")
+    assert len(fig.axes) == 1  # one axes: one y-range for every cell
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == list(norms)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(norms)
+    np.testing.assert_array_equal(lines[1].get_ydata(), norms["LSTM(4)"])
+    assert np.isnan(lines[0].get_ydata()[2])  # an underflowed 0 is left out, not drawn at a floor
+    assert BPTT_LOSS in ax.get_title()
+    assert "||dL/dh_t||" in ax.get_ylabel() and "timestep" in ax.get_xlabel()
+    low, high = ax.get_ylim()
+    assert low <= 1e-9 and high >= 2.0
+
+
+def test_bptt_plot_without_matplotlib_says_so(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    assert main(["bptt", "--timesteps", "3", "--plot", str(tmp_path / "x.png")]) == 1
+    assert "matplotlib is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--rows", "0", "positive integer"), ("--batch", "0", "positive integer"),
+    ("--batch", "-2", "positive integer"), ("--timesteps", "0", "positive integer"),
+    ("--units", "0", "positive integer"), ("--features", "-1", "positive integer"),
+    ("--rows", "two", "positive integer"), ("--seed", "-1", "non-negative integer"),
+    ("--cell", "lstm,foo", "simple_rnn, lstm, gru, rnn"), ("--cell", "lstm,,gru", "simple_rnn, lstm"),
+    ("--cell", "gru,lstm,gru", "each cell once"), ("--cell", "rnn,simple_rnn", "each cell once"),
+])
+def test_bptt_command_rejects_bad_flags(capsys, flag, value, expected):
+    with pytest.raises(SystemExit) as stopped:
+        main(["bptt", flag, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected" in err and expected in err and repr(value) in err
+
+
+def test_bptt_command_stops_quietly_when_the_reader_goes():
+    # far more output than a pipe holds, so the writer is still writing when the reader leaves
+    process = subprocess.Popen([sys.executable, "-m", "minirnn", "bptt", "--cell", "simple_rnn",
+                                "--timesteps", "4000", "--rows", "4000", "--units", "2",
+                                "--batch", "1", "--features", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stdout.readline()
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    code = process.wait(timeout=120)
+    assert first.startswith(b"SimpleRNN(2): 4000 timesteps")
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert code == 0
 
 
 def test_console_script_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "minirnn", "bptt", "--cell", "gru",
                              "--timesteps", "5"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "GRU(32), 5 timesteps" in result.stdout
+    assert "GRU(32): 5 timesteps" in result.stdout
 
 
 def run_python(code, **env):
