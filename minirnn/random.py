@@ -1,4 +1,8 @@
-"""One seeded NumPy Generator for the whole library: initializers, dropout masks, shuffling."""
+"""One seeded NumPy Generator for the whole library: initializers, dropout masks, shuffling.
+
+The seed and the generator are process-wide, as in Keras: every thread draws from the same one
+(NumPy's Generator serialises the draws), unlike grad mode, which belongs to each thread.
+"""
 import numpy as np
 
 __all__ = ["set_random_seed", "generator"]
@@ -7,7 +11,7 @@ _GENERATOR = np.random.default_rng()
 
 
 def set_random_seed(seed):
-    """Seed every random draw minirnn makes (like keras.utils.set_random_seed)."""
+    """Seed every random draw minirnn makes, in every thread (like keras.utils.set_random_seed)."""
     global _GENERATOR
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"set_random_seed expects an int; got {type(seed).__name__}")

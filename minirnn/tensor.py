@@ -6,10 +6,12 @@ topological order and calls each node's VJP. Operators such as `+` and `@` are a
 by `minirnn.ops`, which defines the primitives.
 """
 import contextlib
+import contextvars
 import functools
 import gc
 import inspect
 import itertools
+import threading
 from heapq import heappop, heappush
 
 import numpy as np
@@ -18,7 +20,11 @@ __all__ = ["Tensor", "tensor", "primitive", "no_grad", "is_grad_enabled", "float
            "unbroadcast", "FreedGraphError", "gc_paused"]
 
 _FLOATX = "float32"
-_GRAD_ENABLED = True
+# Grad mode belongs to each thread, as in PyTorch. A context variable rather than threading.local:
+# it also keeps asyncio tasks apart, a new threading.Thread starts from an empty context (so with
+# grad enabled), and reading it is the cheaper of the two on the per-primitive path.
+_GRAD_ENABLED = contextvars.ContextVar("minirnn_grad_enabled", default=True)
+_grad_enabled = _GRAD_ENABLED.get  # bound once: every recorded primitive asks
 
 
 def floatx():
@@ -27,7 +33,10 @@ def floatx():
 
 
 def set_floatx(name):
-    """Set the default float dtype: 'float32' (the default, as in Keras), 'float64' or 'float16'."""
+    """Set the default float dtype: 'float32' (the default, as in Keras), 'float64' or 'float16'.
+
+    The setting is process-wide, as in Keras: every thread sees it (unlike grad mode).
+    """
     global _FLOATX
     if name not in ("float16", "float32", "float64"):
         raise ValueError(f"floatx must be one of 'float16', 'float32', 'float64'; got {name!r}")
@@ -35,18 +44,27 @@ def set_floatx(name):
 
 
 def is_grad_enabled():
-    return _GRAD_ENABLED
+    """Whether primitives called from this thread (or asyncio task) record a graph."""
+    return _grad_enabled()
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Inside this context no graph is recorded: results do not require grad."""
-    global _GRAD_ENABLED
-    previous, _GRAD_ENABLED = _GRAD_ENABLED, False
+    """Inside this context no graph is recorded: results do not require grad.
+
+    Only the thread (or asyncio task) that enters it is affected; other threads keep recording.
+    """
+    previous = _GRAD_ENABLED.get()
+    _GRAD_ENABLED.set(False)
     try:
         yield
     finally:
-        _GRAD_ENABLED = previous
+        _GRAD_ENABLED.set(previous)
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0             # threads (and nested calls) inside gc_paused() now
+_gc_was_enabled = False    # whether the collector ran when the first of them entered
 
 
 @contextlib.contextmanager
@@ -56,21 +74,30 @@ def gc_paused():
     Each primitive allocates a few tracked objects; with a long Python loop (an unrolled RNN) the
     collector's passes over the growing graph cost as much as the ops themselves. The graph holds
     no reference cycles, so nothing is lost by collecting afterwards.
+
+    The collector is one per process: it stays paused while any thread is inside, and the state
+    found by the first thread to enter is restored by the last one to leave.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class FreedGraphError(ValueError, RuntimeError):
     """backward() reached a node whose graph was already released."""
 
 
-_recorded = itertools.count()
+_recorded = itertools.count()  # next() on it is one atomic step: threads never share a number
 
 
 class Node:
@@ -322,11 +349,11 @@ def _outputs(value, vjp, inputs, needs_grad, name):
     call when a gradient is needed."""
     if not isinstance(value, tuple):
         out = _wrap(value)
-        if needs_grad and _GRAD_ENABLED:
+        if needs_grad and _grad_enabled():
             out.requires_grad, out._node = True, Node(vjp, inputs, name)
         return out
     outputs = tuple(map(_wrap, value))
-    if needs_grad and _GRAD_ENABLED:
+    if needs_grad and _grad_enabled():
         node = Node(vjp, inputs, name, tuple((o.data.shape, o.data.dtype) for o in outputs))
         for i, out in enumerate(outputs):
             out.requires_grad, out._node, out._index = True, node, i
@@ -408,7 +435,7 @@ def primitive(fn=None, *, cast=True):
         # _outputs for one array, written out: the call to it was 5% of a small op's recording
         out = _new(Tensor)
         out.data, out.grad, out._index, out.name, out._mask = value, None, 0, None, None
-        if needs_grad and _GRAD_ENABLED:
+        if needs_grad and _grad_enabled():
             out.requires_grad, out._node = True, Node(vjp, args, name)
         else:
             out.requires_grad, out._node = False, None

@@ -4,8 +4,10 @@ A layer creates its weights in `build(input_shape)` with `add_weight`, computes 
 called like a function. Calling a layer on a `SymbolicTensor` (from `Input`) records the call
 instead, which is how functional models are built.
 """
+import contextvars
 import inspect
 import re
+import threading
 
 import numpy as np
 
@@ -15,12 +17,17 @@ from ..tensor import Tensor, floatx, gc_paused, no_grad
 __all__ = ["Layer", "InputSpec", "SymbolicTensor", "Input", "map_structure", "flatten"]
 
 _NAME_COUNTS = {}
-_CONTEXT = {"training": None, "tracing": False}
+_NAME_LOCK = threading.Lock()  # layers made in several threads at once still get distinct names
+# The flags of the layer call in progress belong to each thread (and asyncio task), as grad mode
+# does (see tensor.py); a new thread starts with neither set.
+_TRAINING = contextvars.ContextVar("minirnn_training", default=None)
+_TRACING = contextvars.ContextVar("minirnn_tracing", default=False)
 
 
 def _unique_name(base):
-    count = _NAME_COUNTS.get(base, 0)
-    _NAME_COUNTS[base] = count + 1
+    with _NAME_LOCK:
+        count = _NAME_COUNTS.get(base, 0)
+        _NAME_COUNTS[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
 
 
@@ -47,13 +54,14 @@ def flatten(obj):
 
 
 def is_training():
-    """The training flag of the layer call in progress (False outside any)."""
-    return bool(_CONTEXT["training"])
+    """The training flag of this thread's layer call in progress (False outside any)."""
+    return bool(_TRAINING.get())
 
 
 def is_tracing():
-    """True while a functional model infers shapes with a dummy batch: layers must not keep state."""
-    return _CONTEXT["tracing"]
+    """True while this thread builds a functional model and infers shapes with a dummy batch:
+    layers must not keep state."""
+    return _TRACING.get()
 
 
 class InputSpec:
@@ -278,7 +286,7 @@ class Layer:
                 mask = carried
                 if "mask" in self._call_takes:
                     kwargs["mask"] = mask
-        previous = _CONTEXT["training"]
+        previous = _TRAINING.get()
         training = kwargs.get("training")
         if "training" in self._call_takes:
             if training is None:
@@ -287,12 +295,12 @@ class Layer:
         elif "training" in kwargs:
             training = kwargs.pop("training")
         if training is not None:
-            _CONTEXT["training"] = training
+            _TRAINING.set(training)
         try:
             with gc_paused():  # a Python loop over timesteps records many nodes
                 outputs = self.call(inputs, *args, **kwargs)
         finally:
-            _CONTEXT["training"] = previous
+            _TRAINING.set(previous)
         out_mask = self.compute_mask(inputs, mask)
         if out_mask is not None:
             for t, m in zip(flatten(outputs), flatten(out_mask)):
@@ -332,15 +340,15 @@ class Layer:
             if x.has_mask:
                 t._mask = np.ones(shape[:2], dtype=bool)
             return t
-        previous = _CONTEXT["tracing"]
-        _CONTEXT["tracing"] = True
+        previous = _TRACING.get()
+        _TRACING.set(True)
         try:
             with no_grad():
                 return self(map_structure(dummy, inputs), *map_structure(dummy, list(args)),
                             **{**map_structure(dummy, kwargs), **({"training": False}
                                if "training" in self._call_takes else {})})
         finally:
-            _CONTEXT["tracing"] = previous
+            _TRACING.set(previous)
 
     # -- configuration ----------------------------------------------------------------------
     def get_config(self):
