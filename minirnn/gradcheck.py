@@ -5,6 +5,8 @@ difference; `check_grads` compares minirnn's backward pass against it and raises
 """
 import numpy as np
 
+from .checks import as_checked_array
+
 __all__ = ["numerical_grad", "check_grads", "GradientCheckError", "relative_error"]
 
 
@@ -21,10 +23,10 @@ def numerical_grad(fn, inputs, eps=1e-4):
     Returns a list of arrays shaped like `inputs`.
     """
     grads = []
-    for array in inputs:
-        if not (isinstance(array, np.ndarray) and array.dtype == np.float64):
-            raise TypeError(f"numerical_grad needs float64 ndarrays; got {type(array).__name__} "
-                            f"of dtype {getattr(array, 'dtype', None)}")
+    for i, array in enumerate(inputs):
+        if not (isinstance(array, np.ndarray) and array.dtype == np.float64):  # complex too
+            raise TypeError(f"numerical_grad needs float64 ndarrays; got input {i}: "
+                            f"{type(array).__name__} of dtype {getattr(array, 'dtype', None)}")
         grad = np.zeros_like(array)
         for i in np.ndindex(array.shape):
             original = array[i]
@@ -62,10 +64,16 @@ def check_grads(fn, *inputs, params=(), rtol=1e-6, atol=1e-8, eps=1e-4, seed=0):
     """
     from .tensor import Tensor, no_grad  # gradcheck sits beside the engine, not below it
 
-    args = [Tensor(np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64),
-                   requires_grad=True) for x in inputs]
+    # complex inputs are refused, not cast: the cast would drop the imaginary part and the check
+    # would pass on the real part alone
+    args = [Tensor(np.array(as_checked_array(x.data if isinstance(x, Tensor) else x,
+                                             f"check_grads input {i}"), dtype=np.float64),
+                   requires_grad=True) for i, x in enumerate(inputs)]
     params = list(params)
-    for p in params:
+    for i, p in enumerate(params):
+        if p.data.dtype.kind == "c":
+            raise TypeError(f"check_grads param {getattr(p, 'name', None) or i} expects float64 "
+                            f"values; got dtype {p.data.dtype} (complex gradients are not checked)")
         if p.data.dtype != np.float64:
             raise TypeError(f"check_grads needs float64 parameters; got {p.data.dtype} "
                             f"(use minirnn.set_floatx('float64') before building the layer)")

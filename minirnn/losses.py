@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from . import ops
+from .checks import check_bool, check_fraction, check_int
 from .tensor import Tensor, primitive, unbroadcast, floatx
 
 __all__ = [
@@ -429,12 +430,23 @@ class MeanAbsoluteError(LossFunctionWrapper):
         return Loss.get_config(self)
 
 
+def check_crossentropy_args(owner, from_logits, label_smoothing=0.0, axis=-1, ignore_class=None):
+    """The numeric and flag arguments of a crossentropy loss or metric named `owner`, checked."""
+    arg = f"{owner} argument `{{}}`".format
+    return (check_bool(from_logits, arg("from_logits")),
+            check_fraction(label_smoothing, arg("label_smoothing"), max_inclusive=True),
+            check_int(axis, arg("axis")),
+            None if ignore_class is None else check_int(ignore_class, arg("ignore_class")))
+
+
 class _SmoothedCrossentropy(LossFunctionWrapper):
     """Binary and categorical crossentropy: from_logits, label_smoothing and axis."""
     function = None  # set by each subclass
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name=None, dtype=None):
+        from_logits, label_smoothing, axis, _ = check_crossentropy_args(
+            type(self).__name__, from_logits, label_smoothing, axis)
         function = type(self).function
         super().__init__(function, name=name or function.__name__, reduction=reduction,
                          dtype=dtype, from_logits=from_logits, label_smoothing=label_smoothing,
@@ -459,6 +471,8 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  axis=-1, name="sparse_categorical_crossentropy", dtype=None):
+        from_logits, _, axis, ignore_class = check_crossentropy_args(
+            type(self).__name__, from_logits, axis=axis, ignore_class=ignore_class)
         super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction,
                          dtype=dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis)
         self.from_logits, self.ignore_class, self.axis = from_logits, ignore_class, axis

@@ -15,6 +15,7 @@ import inspect
 import numpy as np
 
 from . import losses
+from .checks import check_float
 from .tensor import Tensor, floatx, no_grad
 
 __all__ = [
@@ -236,6 +237,7 @@ class BinaryAccuracy(MeanMetricWrapper):
     """How often (y_pred > threshold) equals the 0/1 label."""
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        threshold = check_float(threshold, "BinaryAccuracy argument `threshold`")
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
 
@@ -256,6 +258,8 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
 class BinaryCrossentropy(MeanMetricWrapper):
     def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0):
+        from_logits, label_smoothing, _, _ = losses.check_crossentropy_args(
+            "metrics.BinaryCrossentropy", from_logits, label_smoothing)
         super().__init__(losses.binary_crossentropy, name=name, dtype=dtype,
                          from_logits=from_logits, label_smoothing=label_smoothing)
 
@@ -263,6 +267,8 @@ class BinaryCrossentropy(MeanMetricWrapper):
 class CategoricalCrossentropy(MeanMetricWrapper):
     def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
                  label_smoothing=0, axis=-1):
+        from_logits, label_smoothing, axis, _ = losses.check_crossentropy_args(
+            "metrics.CategoricalCrossentropy", from_logits, label_smoothing, axis)
         super().__init__(losses.categorical_crossentropy, name=name, dtype=dtype,
                          from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
 
@@ -270,6 +276,8 @@ class CategoricalCrossentropy(MeanMetricWrapper):
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
     def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
                  axis=-1):
+        from_logits, _, axis, _ = losses.check_crossentropy_args(
+            "metrics.SparseCategoricalCrossentropy", from_logits, axis=axis)
         super().__init__(losses.sparse_categorical_crossentropy, name=name, dtype=dtype,
                          from_logits=from_logits, axis=axis)
 

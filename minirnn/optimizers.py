@@ -30,6 +30,8 @@ import warnings
 
 import numpy as np
 
+from .checks import check_bool
+
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "InverseTimeDecay",
@@ -89,7 +91,10 @@ class LearningRateSchedule:
 
 
 def _decay_steps(value, name="decay_steps"):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number > 0; got {value!r} of type "
+                        f"{type(value).__name__}")
+    if not value > 0:
         raise ValueError(f"`{name}` must be a number > 0; got {value!r}")
     return value
 
@@ -101,7 +106,7 @@ class _RateDecay(LearningRateSchedule):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate, ">= 0")
         self.decay_steps = _decay_steps(decay_steps)
         self.decay_rate = _number("decay_rate", decay_rate, ">= 0")
-        self.staircase = bool(staircase)
+        self.staircase = check_bool(staircase, "`staircase`")
         self.name = name or type(self).__name__
 
     def _progress(self, step):
@@ -168,7 +173,7 @@ class PolynomialDecay(LearningRateSchedule):
         self.decay_steps = _decay_steps(decay_steps)
         self.end_learning_rate = _number("end_learning_rate", end_learning_rate, ">= 0")
         self.power = _number("power", power, ">= 0")
-        self.cycle = bool(cycle)
+        self.cycle = check_bool(cycle, "`cycle`")
         self.name = name
 
     def __call__(self, step):
@@ -574,7 +579,7 @@ class SGD(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.momentum = _number("momentum", momentum, "in [0, 1]")
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool(nesterov, "`nesterov`")
 
     def _slot_groups(self):
         return (("momentum",),) if self.momentum != 0 else ()
@@ -607,7 +612,7 @@ class Adam(Optimizer):
         self.beta_1 = _number("beta_1", beta_1, "in [0, 1)")
         self.beta_2 = _number("beta_2", beta_2, "in [0, 1)")
         self.epsilon = _number("epsilon", epsilon, "> 0")
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = check_bool(amsgrad, "`amsgrad`")
 
     def _slot_groups(self):
         # Keras creates the AMSGrad maxima after all the moments, so they come last.
@@ -657,7 +662,7 @@ class RMSprop(Optimizer):
         self.rho = _number("rho", rho, "in [0, 1]")
         self.momentum = _number("momentum", momentum, "in [0, 1]")
         self.epsilon = _number("epsilon", epsilon, "> 0")
-        self.centered = bool(centered)
+        self.centered = check_bool(centered, "`centered`")
 
     def _slot_groups(self):
         return ((("velocity",),) + ((("momentum",),) if self.momentum > 0 else ())

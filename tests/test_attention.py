@@ -445,9 +445,10 @@ def test_additive_attention_built_for_another_size():
 
 
 def test_keras_attention_bad_arguments():
-    with pytest.raises(ValueError, match="score_mode 'dot' or 'concat'; got 'general'"):
+    with pytest.raises(ValueError, match=r"score_mode` must be one of \['dot', 'concat'\]; got "
+                                         r"'general'"):
         mlayers.Attention(score_mode="general")
-    with pytest.raises(ValueError, match=r"dropout` in \[0, 1\]; got 1.5"):
+    with pytest.raises(ValueError, match=r"dropout` must be a number in \[0.0, 1.0\]; got 1.5"):
         mlayers.AdditiveAttention(dropout=1.5)
 
 
@@ -487,11 +488,11 @@ def test_luong_dot_needs_equal_feature_sizes():
 
 
 def test_step_attention_bad_arguments():
-    with pytest.raises(ValueError, match="'dot', 'general' or 'concat'; got 'location'"):
+    with pytest.raises(ValueError, match=r"\['dot', 'general', 'concat'\]; got 'location'"):
         mlayers.LuongAttention("location")
     with pytest.raises(ValueError, match="only with score='concat'"):
         mlayers.LuongAttention("general", units=4)
-    with pytest.raises(ValueError, match="positive integer; got 0"):
+    with pytest.raises(ValueError, match="`units` must be an int >= 1; got 0"):
         mlayers.LuongAttention("concat", units=0)
-    with pytest.raises(ValueError, match="positive integer; got -3"):
+    with pytest.raises(ValueError, match="`units` must be an int >= 1; got -3"):
         mlayers.BahdanauAttention(-3)

@@ -118,14 +118,16 @@ def test_long_sequence_with_recompute_runs_and_keeps_float32():
     assert layer.bptt_gradients.shape == (400, 1, 8)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"recompute": 0}, "recompute must be a bool or a positive segment length; got 0"),
-    ({"recompute": "yes"}, "recompute must be a bool or a positive segment length; got 'yes'"),
-    ({"truncate_bptt": 0}, "truncate_bptt must be None or a positive int; got 0"),
-    ({"truncate_bptt": 2.5}, "truncate_bptt must be None or a positive int; got 2.5"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"recompute": 0}, ValueError,
+     r"`recompute` \(a bool, or a segment length\) must be an int >= 1; got 0"),
+    ({"recompute": "yes"}, TypeError,
+     r"`recompute` \(a bool, or a segment length\) must be an int; got 'yes'"),
+    ({"truncate_bptt": 0}, ValueError, "`truncate_bptt` must be an int >= 1; got 0"),
+    ({"truncate_bptt": 2.5}, TypeError, "`truncate_bptt` must be an int; got 2.5"),
 ])
-def test_bad_options_name_expected_and_got(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_options_name_expected_and_got(kwargs, error, message):
+    with pytest.raises(error, match=message):
         LSTM(3, **kwargs)
 
 

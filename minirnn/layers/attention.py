@@ -17,6 +17,7 @@ import inspect
 import numpy as np
 
 from .. import initializers, ops
+from ..checks import check_bool, check_choice, check_fraction, non_negative_int, positive_int
 from ..random import generator
 from ..tensor import Tensor, primitive
 from .base import Layer
@@ -85,10 +86,17 @@ def _bind_call_args(layer, args, kwargs):
     return {**dict(zip(names, args)), **kwargs}
 
 
-def _check_dropout(layer, rate):
-    if not 0.0 <= float(rate) <= 1.0:
-        raise ValueError(f"{layer} expects `dropout` in [0, 1]; got {rate!r}")
-    return float(rate)
+def _arg(layer, name):
+    """How a constructor's error names the argument: "Attention argument `dropout`"."""
+    return f"{type(layer).__name__} argument `{name}`"
+
+
+def _check_has_value_steps(name, labels_and_shapes):
+    """A softmax over no value step has nothing to weigh: refuse Tv = 0 with the shapes."""
+    if any(s[1] == 0 for label, s in labels_and_shapes if label in ("value", "values", "key")):
+        got = ", ".join(f"{label} {s}" for label, s in labels_and_shapes)
+        raise ValueError(f"{name} expects at least 1 value timestep (Tv >= 1) to attend to; got "
+                         f"shapes {got}")
 
 
 # -- Keras's Attention and AdditiveAttention -------------------------------------------------------
@@ -112,13 +120,10 @@ class Attention(Layer):
 
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if score_mode not in ("dot", "concat"):
-            raise ValueError(f"{type(self).__name__} expects score_mode 'dot' or 'concat'; "
-                             f"got {score_mode!r}")
-        self.use_scale = bool(use_scale)
-        self.score_mode = score_mode
-        self.dropout = _check_dropout(type(self).__name__, dropout)
-        self.seed = seed
+        self.score_mode = check_choice(score_mode, _arg(self, "score_mode"), ("dot", "concat"))
+        self.use_scale = check_bool(use_scale, _arg(self, "use_scale"))
+        self.dropout = check_fraction(dropout, _arg(self, "dropout"), max_inclusive=True)
+        self.seed = None if seed is None else non_negative_int(seed, _arg(self, "seed"))
         # one generator per seeded layer: reproducible, yet new dropout on every call (as Keras)
         self._rng = generator(seed) if seed is not None else None
         self.scale = None
@@ -148,6 +153,7 @@ class Attention(Layer):
         q, v = shapes[0], shapes[1]
         k = shapes[2] if len(shapes) == 3 else v
         got = ", ".join(f"{label} {s}" for label, s in zip(labels, shapes))
+        _check_has_value_steps(name, list(zip(labels, shapes)))
         if not (_agree(q[0], v[0]) and _agree(q[0], k[0]) and _agree(v[0], k[0])):
             raise ValueError(f"{name} expects query, value and key with the same batch size; "
                              f"got shapes {got}")
@@ -310,6 +316,7 @@ class _StepAttention(Layer):
                              f"got shape {q}")
         if len(v) != 3:
             raise ValueError(f"{name} expects values of shape (batch, Tv, dim_v); got shape {v}")
+        _check_has_value_steps(name, [("query", q), ("values", v)])
         if not _agree(q[0], v[0]):
             raise ValueError(f"{name} expects query and values with the same batch size; got "
                              f"query {q[0]} (shape {q}) and values {v[0]} (shape {v})")
@@ -341,9 +348,9 @@ class _StepAttention(Layer):
         allowed = None if value_mask is None else value_mask[:, None, :]  # (B, 1, Tv)
         weights = masked_softmax(scores, mask=allowed)
         context = weights @ values  # (B, Tq, dim_v)
-        if one_step:  # (B, 1, .) -> (B, .)
-            context = context.reshape(context.shape[0], -1)
-            weights = weights.reshape(weights.shape[0], -1)
+        if one_step:  # (B, 1, .) -> (B, .), sizes spelled out: an empty batch has no -1 to infer
+            context = context.reshape(context.shape[0], context.shape[-1])
+            weights = weights.reshape(weights.shape[0], weights.shape[-1])
         if query_mask is not None:
             context = ops.where(query_mask[..., None], context, 0.0)
         return context, weights
@@ -367,18 +374,13 @@ class LuongAttention(_StepAttention):
 
     def __init__(self, score="dot", units=None, **kwargs):
         super().__init__(**kwargs)
-        if score not in ("dot", "general", "concat"):
-            raise ValueError(f"LuongAttention expects score 'dot', 'general' or 'concat'; "
-                             f"got {score!r}")
+        check_choice(score, _arg(self, "score"), ("dot", "general", "concat"))
         if units is not None:
             if score != "concat":
                 raise ValueError(f"LuongAttention takes `units` only with score='concat' (dot "
                                  f"and general have no hidden layer); got units={units!r} with "
                                  f"score={score!r}")
-            if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-                raise ValueError(f"LuongAttention expects `units` to be a positive integer; "
-                                 f"got {units!r}")
-            units = int(units)
+            units = positive_int(units, _arg(self, "units"))
         self.score, self.units = score, units
         self.W_a = self.v_a = None
 
@@ -426,10 +428,7 @@ class BahdanauAttention(_StepAttention):
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"BahdanauAttention expects `units` to be a positive integer; "
-                             f"got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, _arg(self, "units"))
         self.W_a = self.U_a = self.v_a = None
 
     def _build_weights(self, dim_q, dim_v):

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from .. import initializers, ops
+from ..checks import as_checked_array, check_array, check_bool
 from ..tensor import Tensor, floatx, gc_paused, no_grad
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor", "Input", "map_structure", "flatten"]
@@ -148,7 +149,10 @@ class Layer:
                             f"{sorted(kwargs)}")
         object.__setattr__(self, "_layers", [])
         self._own_weights = []
-        self._trainable = bool(trainable)
+        self._trainable = check_bool(trainable, f"{type(self).__name__} `trainable`")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__} `name` must be a string or None; got {name!r} "
+                            f"of type {type(name).__name__}")
         self.name = name or _unique_name(_snake_case(type(self).__name__))
         self.dtype = str(np.dtype(dtype or floatx()))
         self.built = False
@@ -259,16 +263,22 @@ class Layer:
             for t in flatten(inputs):
                 self.input_spec.check(self, t.shape)
 
+    def _describe(self):
+        return f"{type(self).__name__} '{self.name}'"
+
     def _convert(self, x):
+        """An input as a Tensor of the layer's dtype. The one dtype check of every entry point:
+        complex (whose imaginary part a cast would drop), string and object arrays are refused."""
         if isinstance(x, Tensor):
+            check_array(x.data, self._describe())
             if self.autocast and x.dtype.kind in "iuf" and x.dtype != self.dtype:
                 cast = ops.cast(x, self.dtype)
                 cast._mask = x._mask  # a cast must not drop the mask
                 return cast
             return x
-        if x is None or isinstance(x, (str, bool)):
+        if x is None or isinstance(x, bool):
             return x
-        array = np.asarray(x)
+        array = as_checked_array(x, self._describe())
         if self.autocast and array.dtype.kind in "iuf":
             array = array.astype(self.dtype, copy=False)
         return Tensor(array)

@@ -10,6 +10,8 @@ import math
 import numpy as np
 
 from .. import activations, initializers, ops
+from ..checks import (check_bool, check_float, check_fraction, check_int, non_negative_int,
+                      positive_int)
 from ..random import generator
 from ..tensor import Tensor
 from .base import InputSpec, Layer, _Shaped, map_structure
@@ -18,10 +20,13 @@ __all__ = ["Dense", "Embedding", "Dropout", "TimeDistributed", "Activation", "Fl
            "RepeatVector", "Masking", "Lambda", "Concatenate", "Add", "Multiply", "Average"]
 
 
-def _positive_int(layer, name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{layer} expects `{name}` to be a positive integer; got {value!r}")
-    return int(value)
+def _arg(layer, name):
+    """How a constructor's error names the argument: "Dense argument `units`"."""
+    return f"{type(layer).__name__} argument `{name}`"
+
+
+def _optional_seed(layer, seed):
+    return None if seed is None else non_negative_int(seed, _arg(layer, "seed"))
 
 
 class Dense(Layer):
@@ -34,9 +39,9 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        self.units = _positive_int("Dense", "units", units)
+        self.units = positive_int(units, _arg(self, "units"))
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(use_bias, _arg(self, "use_bias"))
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.input_spec = InputSpec(min_ndim=2)
@@ -75,13 +80,13 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False,
                  input_length=None, **kwargs):
         super().__init__(**kwargs)
-        self.input_dim = _positive_int("Embedding", "input_dim", input_dim)
-        self.output_dim = _positive_int("Embedding", "output_dim", output_dim)
+        self.input_dim = positive_int(input_dim, _arg(self, "input_dim"))
+        self.output_dim = positive_int(output_dim, _arg(self, "output_dim"))
         # Keras's alias "uniform" is RandomUniform(-0.05, 0.05)
         self.embeddings_initializer = initializers.get(
             initializers.RandomUniform() if embeddings_initializer == "uniform"
             else embeddings_initializer)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_bool(mask_zero, _arg(self, "mask_zero"))
         self.supports_masking = self.mask_zero
 
     def build(self, input_shape=None):
@@ -128,11 +133,16 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate <= 1:
-            raise ValueError(f"Dropout expects `rate` in [0, 1]; got {rate!r}")
-        self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
+        self.rate = check_fraction(rate, _arg(self, "rate"), max_inclusive=True)  # Keras: [0, 1]
+        if noise_shape is not None:
+            if not isinstance(noise_shape, (list, tuple)):
+                raise TypeError(f"{_arg(self, 'noise_shape')} must be None or a tuple of sizes "
+                                f"(None for the input's); got {noise_shape!r} of type "
+                                f"{type(noise_shape).__name__}")
+            entry = _arg(self, "noise_shape") + " entries"
+            noise_shape = tuple(None if d is None else positive_int(d, entry) for d in noise_shape)
+        self.noise_shape = noise_shape
+        self.seed = _optional_seed(self, seed)
         # one generator per seeded layer: reproducible, yet a new mask on every call, as Keras's
         # SeedGenerator gives; unseeded layers draw from the shared one at call time
         self._rng = generator(seed) if seed is not None else None
@@ -249,10 +259,14 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        target_shape = tuple(int(d) for d in target_shape)
+        if not isinstance(target_shape, (list, tuple)):
+            raise TypeError(f"{_arg(self, 'target_shape')} must be a tuple of ints; got "
+                            f"{target_shape!r} of type {type(target_shape).__name__}")
+        target_shape = tuple(check_int(d, _arg(self, "target_shape") + " entries")
+                             for d in target_shape)
         if any(d == 0 or d < -1 for d in target_shape) or target_shape.count(-1) > 1:
-            raise ValueError(f"Reshape expects positive sizes and at most one -1 in target_shape; "
-                             f"got {target_shape}")
+            raise ValueError(f"{_arg(self, 'target_shape')} must hold positive sizes and at most "
+                             f"one -1; got {target_shape}")
         self.target_shape = target_shape
         self.input_spec = InputSpec(min_ndim=1)
 
@@ -263,7 +277,9 @@ class Reshape(Layer):
             raise ValueError(f"Reshape '{self.name}' cannot reshape an input of shape "
                              f"{inputs.shape} ({size} elements per sample) into target_shape "
                              f"{self.target_shape}")
-        return inputs.reshape((inputs.shape[0],) + self.target_shape)
+        # -1 resolved here: reshape cannot infer it from an empty batch (0 elements)
+        target = tuple(size // known if d == -1 else d for d in self.target_shape)
+        return inputs.reshape((inputs.shape[0],) + target)
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
@@ -274,7 +290,7 @@ class RepeatVector(Layer):
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        self.n = _positive_int("RepeatVector", "n", n)
+        self.n = positive_int(n, _arg(self, "n"))
         self.input_spec = InputSpec(ndim=2, description="(batch, features)")
 
     def call(self, inputs):
@@ -292,7 +308,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.mask_value = mask_value
+        self.mask_value = check_float(mask_value, _arg(self, "mask_value"))
 
     def compute_mask(self, inputs, mask=None):
         return np.any(inputs.data != self.mask_value, axis=-1)
@@ -440,7 +456,7 @@ class Concatenate(_Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        self.axis = int(axis)
+        self.axis = check_int(axis, _arg(self, "axis"))
 
     def call(self, inputs):
         inputs = self._inputs(inputs)

@@ -15,10 +15,11 @@ shape (timesteps, batch, units), whichever path ran.
 import numpy as np
 
 from .. import activations, initializers, ops
+from ..checks import check_bool, check_choice, check_fraction, non_negative_int, positive_int
 from ..random import generator
 from ..tensor import Tensor, primitive
 from . import cells
-from .base import InputSpec, Layer, _Shaped, is_tracing
+from .base import InputSpec, Layer, _Shaped, flatten, is_tracing
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"]
 
@@ -236,6 +237,26 @@ def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
 
 # -- the layers ----------------------------------------------------------------------------------
 
+def _check_not_empty(layer, batch, timesteps, shape, call="",
+                     expected="(batch, timesteps, features)"):
+    """Refuse a batch of no samples or a sequence of no timesteps, before anything is built:
+    the time loop has nothing to run and no last output to return (the fused path would fail
+    reshaping, the unrolled one indexing)."""
+    what = f"{type(layer).__name__} '{layer.name}'{call}"
+    if batch == 0:
+        raise ValueError(f"{what} got an empty batch (0 samples): expects input of shape "
+                         f"{expected} with at least 1 sample; got shape {tuple(shape)}")
+    if timesteps == 0:
+        raise ValueError(f"{what} got 0 timesteps: expects input of shape {expected} with at "
+                         f"least 1 timestep; got shape {tuple(shape)}")
+
+
+def _check_sequence(layer, inputs):
+    shape = tuple(flatten(inputs)[0].shape)
+    if len(shape) == 3:  # other ranks are the input spec's to refuse
+        _check_not_empty(layer, shape[0], shape[1], shape)
+
+
 class RNN(Layer):
     """Shared machinery of SimpleRNN, LSTM and GRU: weights, states, masks, dropout, both paths.
 
@@ -258,37 +279,47 @@ class RNN(Layer):
                  recurrent_dropout=0.0, seed=None, zero_output_for_mask=False, recompute=False,
                  truncate_bptt=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"{type(self).__name__} expects a positive int `units`; got {units!r}")
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= rate < 1.0:
-                raise ValueError(f"{name} must be in [0, 1); got {rate}")
-        self.units = int(units)
+        arg = f"{type(self).__name__} argument `{{}}`".format
+        self.units = positive_int(units, arg("units"))  # Keras: units > 0
+        flags = {"use_bias": use_bias, "return_sequences": return_sequences,
+                 "return_state": return_state, "go_backwards": go_backwards, "stateful": stateful,
+                 "unroll": unroll, "zero_output_for_mask": zero_output_for_mask}
+        flags = {name: check_bool(value, arg(name)) for name, value in flags.items()}
+        # Keras clips dropout into [0, 1] silently; a rate outside [0, 1) is refused here (a
+        # rate of 1 would drop everything and scale by 1 / 0)
+        dropout = check_fraction(dropout, arg("dropout"))
+        recurrent_dropout = check_fraction(recurrent_dropout, arg("recurrent_dropout"))
+        seed = None if seed is None else non_negative_int(seed, arg("seed"))
+        if not isinstance(recompute, (bool, np.bool_)):
+            recompute = positive_int(recompute, arg("recompute") + " (a bool, or a segment length)")
+        if truncate_bptt is not None:
+            truncate_bptt = positive_int(truncate_bptt, arg("truncate_bptt"))
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self._activation_names = (activation, recurrent_activation)
-        self.use_bias = use_bias
+        self.use_bias = flags["use_bias"]
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.return_sequences, self.return_state = return_sequences, return_state
-        self.go_backwards, self.stateful, self.unroll = go_backwards, stateful, unroll
-        self.dropout, self.recurrent_dropout, self.seed = float(dropout), float(recurrent_dropout), seed
+        self.return_sequences, self.return_state = flags["return_sequences"], flags["return_state"]
+        self.go_backwards, self.stateful = flags["go_backwards"], flags["stateful"]
+        self.unroll = flags["unroll"]
+        self.dropout, self.recurrent_dropout, self.seed = dropout, recurrent_dropout, seed
         # one generator per seeded layer: reproducible, yet new masks on every call (as Keras's
         # SeedGenerator); unseeded layers draw from the shared generator at call time
         self._rng = generator(seed) if seed is not None else None
-        self.zero_output_for_mask = zero_output_for_mask
-        if not (isinstance(recompute, bool) or isinstance(recompute, (int, np.integer)) and recompute > 0):
-            raise ValueError(f"recompute must be a bool or a positive segment length; got {recompute!r}")
-        if truncate_bptt is not None and not (isinstance(truncate_bptt, (int, np.integer))
-                                              and truncate_bptt > 0):
-            raise ValueError(f"truncate_bptt must be None or a positive int; got {truncate_bptt!r}")
-        self.recompute, self.truncate_bptt = recompute, truncate_bptt
+        self.zero_output_for_mask = flags["zero_output_for_mask"]
+        self.recompute = bool(recompute) if isinstance(recompute, (bool, np.bool_)) else recompute
+        self.truncate_bptt = truncate_bptt
         self.states = None
         self._bptt = None
         self._bptt_call = None
         self._unrolled_states = None
         self.input_spec = InputSpec(ndim=3, description="(batch, timesteps, features)")
+
+    def _check_inputs(self, inputs):
+        super()._check_inputs(inputs)
+        _check_sequence(self, inputs)
 
     # subclasses say which cell math and which op-level step they use
     def _cell_math(self):
@@ -411,6 +442,8 @@ class RNN(Layer):
         if inputs.ndim != 2:
             raise ValueError(f"{type(self).__name__} '{self.name}'.step expects input of shape "
                              f"(batch, features); got {inputs.shape}")
+        _check_not_empty(self, inputs.shape[0], None, inputs.shape, call=".step",
+                         expected="(batch, features)")
         self._maybe_build(_Shaped((inputs.shape[0], 1, inputs.shape[1])))
         self.input_spec.check(self, (inputs.shape[0], 1, inputs.shape[1]))
         states = self._initial_states(_Shaped(inputs.shape), list(states))
@@ -527,7 +560,7 @@ class LSTM(RNN):
 
     def __init__(self, units, unit_forget_bias=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.unit_forget_bias = unit_forget_bias
+        self.unit_forget_bias = check_bool(unit_forget_bias, "LSTM argument `unit_forget_bias`")
 
     def _cell_math(self):
         return cells.LSTMCellMath(*self._activation_names)
@@ -552,7 +585,7 @@ class GRU(RNN):
 
     def __init__(self, units, reset_after=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.reset_after = reset_after
+        self.reset_after = check_bool(reset_after, "GRU argument `reset_after`")
 
     def _cell_math(self):
         return cells.GRUCellMath(*self._activation_names, reset_after=self.reset_after)
@@ -582,10 +615,15 @@ class Bidirectional(Layer):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if not isinstance(layer, RNN):
-            raise TypeError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU); "
-                            f"got {type(layer).__name__}")
-        if merge_mode not in self._MERGES:
-            raise ValueError(f"merge_mode must be one of {list(self._MERGES)}; got {merge_mode!r}")
+            raise TypeError(f"Bidirectional argument `layer` must be a recurrent layer (SimpleRNN, "
+                            f"LSTM, GRU); got {layer!r} of type {type(layer).__name__}")
+        if backward_layer is not None and not isinstance(backward_layer, RNN):
+            raise TypeError(f"Bidirectional argument `backward_layer` must be None or a recurrent "
+                            f"layer (SimpleRNN, LSTM, GRU); got {backward_layer!r} of type "
+                            f"{type(backward_layer).__name__}")
+        if merge_mode is not None:  # Keras's choices: "sum", "mul", "ave", "concat" or None
+            check_choice(merge_mode, "Bidirectional argument `merge_mode` (or None)",
+                         [m for m in self._MERGES if m is not None])
         super().__init__(**kwargs)
         if backward_layer is None:
             config = layer.get_config()
@@ -597,6 +635,10 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
         self.input_spec = layer.input_spec
+
+    def _check_inputs(self, inputs):
+        super()._check_inputs(inputs)
+        _check_sequence(self, inputs)
 
     def build(self, input_shape):
         self.forward_layer._maybe_build(_Shaped(input_shape))
