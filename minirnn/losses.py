@@ -17,6 +17,7 @@ import numpy as np
 
 from . import ops
 from .checks import check_bool, check_fraction, check_int
+from .layers.masks import get_mask
 from .tensor import Tensor, primitive, unbroadcast, floatx
 
 __all__ = [
@@ -368,7 +369,7 @@ class Loss:
         self.dtype = None if dtype is None else np.dtype(dtype).name
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        in_mask = getattr(y_pred, "_mask", None)
+        in_mask = get_mask(y_pred)
         y_pred = _as_pred(y_pred, self.dtype)
         values, out_mask = self._values_and_mask(y_true, y_pred)
         if in_mask is not None and out_mask is not None:

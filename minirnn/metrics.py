@@ -4,7 +4,7 @@ A metric keeps a running weighted mean over the batches it is given: `update_sta
 sample_weight=None)` per batch, `result()` for the value so far (a Python float), `reset_state()`
 between epochs. Accumulators are kept in the metric's dtype (floatx by default), as Keras keeps
 them. Inputs may be NumPy arrays or Tensors (read without recording a graph); a Tensor's mask
-(`y_pred._mask`), if any, weights the samples as Keras's masks do.
+(`y_pred._keras_mask`), if any, weights the samples as Keras's masks do.
 
 `get(identifier)` resolves what `compile(metrics=[...])` accepts; "accuracy"/"acc" choose the
 binary, sparse categorical or categorical variant from the shapes of y_true and y_pred, as Keras 3
@@ -16,6 +16,7 @@ import numpy as np
 
 from . import losses
 from .checks import check_float
+from .layers.masks import get_mask
 from .tensor import Tensor, floatx, no_grad
 
 __all__ = [
@@ -206,7 +207,7 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        mask = getattr(y_pred, "_mask", None)
+        mask = get_mask(y_pred)
         with no_grad():
             values = self._fn(y_true, y_pred, **self._fn_kwargs)
         sample_weight = _merge_mask(sample_weight, mask, self.dtype)

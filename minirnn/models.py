@@ -14,7 +14,8 @@ from . import optimizers as optimizers_module
 from . import saving
 from .layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
 from .random import generator
-from .tensor import Tensor, gc_paused, no_grad
+from .layers.collector import gc_paused
+from .tensor import Tensor, no_grad
 
 __all__ = ["Model", "Sequential", "Input", "load_model", "NonFiniteLossError"]
 

@@ -8,16 +8,14 @@ by `minirnn.ops`, which defines the primitives.
 import contextlib
 import contextvars
 import functools
-import gc
 import inspect
 import itertools
-import threading
 from heapq import heappop, heappush
 
 import numpy as np
 
 __all__ = ["Tensor", "tensor", "primitive", "no_grad", "is_grad_enabled", "floatx", "set_floatx",
-           "unbroadcast", "FreedGraphError", "gc_paused"]
+           "unbroadcast", "FreedGraphError"]
 
 _FLOATX = "float32"
 # Grad mode belongs to each thread, as in PyTorch. A context variable rather than threading.local:
@@ -62,37 +60,6 @@ def no_grad():
         _GRAD_ENABLED.set(previous)
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0             # threads (and nested calls) inside gc_paused() now
-_gc_was_enabled = False    # whether the collector ran when the first of them entered
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause Python's cyclic garbage collector while a large graph is recorded.
-
-    Each primitive allocates a few tracked objects; with a long Python loop (an unrolled RNN) the
-    collector's passes over the growing graph cost as much as the ops themselves. The graph holds
-    no reference cycles, so nothing is lost by collecting afterwards.
-
-    The collector is one per process: it stays paused while any thread is inside, and the state
-    found by the first thread to enter is restored by the last one to leave.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 class FreedGraphError(ValueError, RuntimeError):
     """backward() reached a node whose graph was already released."""
 
@@ -123,7 +90,7 @@ class Tensor:
     data: the ndarray. grad: ndarray of the same shape after backward(), or None.
     requires_grad: whether gradients flow to (and are stored on) this tensor.
     """
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "name", "_mask", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "name", "__weakref__")
     __array_ufunc__ = None  # make `ndarray op Tensor` defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -141,7 +108,6 @@ class Tensor:
         self._node = None
         self._index = 0
         self.name = name
-        self._mask = None  # a boolean (batch, timesteps) mask that layers propagate, as in Keras
 
     # -- plain properties -------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -314,7 +280,7 @@ def _wrap(array):
     """A Tensor around a fresh ndarray result, skipping the checks of Tensor()."""
     t = _new(Tensor)
     t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
-    t.grad, t.requires_grad, t._node, t._index, t.name, t._mask = None, False, None, 0, None, None
+    t.grad, t.requires_grad, t._node, t._index, t.name = None, False, None, 0, None
     return t
 
 
@@ -434,7 +400,7 @@ def primitive(fn=None, *, cast=True):
             return _outputs(value, vjp, args, needs_grad, name)
         # _outputs for one array, written out: the call to it was 5% of a small op's recording
         out = _new(Tensor)
-        out.data, out.grad, out._index, out.name, out._mask = value, None, 0, None, None
+        out.data, out.grad, out._index, out.name = value, None, 0, None
         if needs_grad and _grad_enabled():
             out.requires_grad, out._node = True, Node(vjp, args, name)
         else:

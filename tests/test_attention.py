@@ -178,9 +178,9 @@ def test_output_mask_is_the_query_mask_as_in_keras():
     k_out, k_scores = keras.layers.Attention()([tf.constant(q), tf.constant(v)],
                                                mask=[tf.constant(qm), tf.constant(vm)],
                                                return_attention_scores=True)
-    np.testing.assert_array_equal(out._mask, k_out._keras_mask.numpy())
-    assert scores._mask is None and getattr(k_scores, "_keras_mask", None) is None
-    assert mlayers.Attention()([q, v], mask=[None, vm])._mask is None
+    np.testing.assert_array_equal(out._keras_mask, k_out._keras_mask.numpy())
+    assert scores._keras_mask is None and getattr(k_scores, "_keras_mask", None) is None
+    assert mlayers.Attention()([q, v], mask=[None, vm])._keras_mask is None
 
 
 def test_masks_carried_by_the_inputs_are_used():
@@ -190,7 +190,7 @@ def test_masks_carried_by_the_inputs_are_used():
     v = rng.standard_normal((B, TV, DIM)).astype("float32")
     qm, vm = query_mask(), value_mask()
     qt, vt = Tensor(q), Tensor(v)
-    qt._mask, vt._mask = qm, vm
+    qt._keras_mask, vt._keras_mask = qm, vm
     layer = mlayers.Attention()
     carried = layer([qt, vt]).data
     explicit = layer([q, v], mask=[qm, vm]).data
@@ -375,7 +375,7 @@ def test_step_attention_query_mask_zeroes_the_context(float64):
     np.testing.assert_array_equal(context.data[~qm], 0.0)
     np.testing.assert_array_equal(context.data[qm], plain_context.data[qm])
     np.testing.assert_array_equal(weights.data, plain_weights.data)
-    np.testing.assert_array_equal(context._mask, qm)
+    np.testing.assert_array_equal(context._keras_mask, qm)
 
 
 @pytest.mark.parametrize("name", sorted(STEP_LAYERS))

@@ -173,7 +173,7 @@ def masked_pair(keras, make_layer, xs_masked, xs_plain, mask_value=0.0):
     y = make_layer(layers)([masking(t) for t in ts[:len(xs_masked)]] + ts[len(xs_masked):])
     upstream = upstream_rng.standard_normal(y.shape)
     y.backward(grad=upstream)
-    ours = (y.data, y._mask, [t.grad for t in ts])
+    ours = (y.data, y._keras_mask, [t.grad for t in ts])
 
     tf_xs = [tf.constant(x) for x in xs]
     with tf.GradientTape() as tape:
@@ -253,9 +253,9 @@ def test_embedding_mask_zero_matches_keras(keras):
     y = ours(x)
     ky = theirs(x)
     np.testing.assert_allclose(y.data, ky.numpy(), rtol=1e-6)
-    np.testing.assert_array_equal(y._mask, ky._keras_mask.numpy())
+    np.testing.assert_array_equal(y._keras_mask, ky._keras_mask.numpy())
     np.testing.assert_array_equal(ours.compute_mask(x), theirs.compute_mask(x).numpy())
-    assert layers.Embedding(6, 2)(x)._mask is None
+    assert layers.Embedding(6, 2)(x)._keras_mask is None
 
 
 # -- configs against Keras -----------------------------------------------------------------------
@@ -334,8 +334,8 @@ def test_lambda_mask_arguments_and_training():
     np.testing.assert_array_equal(layer(x, training=True).data, 2 * x)
     y = layer(x)
     np.testing.assert_array_equal(y.data, -2 * x)
-    assert y._mask.all() and y._mask.shape == (2, 3)
-    assert layers.Lambda(ops.tanh)(layers.Masking()(x))._mask is None  # as Keras: no mask= drops it
+    assert y._keras_mask.all() and y._keras_mask.shape == (2, 3)
+    assert layers.Lambda(ops.tanh)(layers.Masking()(x))._keras_mask is None  # as Keras: no mask= drops it
 
 
 # -- finite differences --------------------------------------------------------------------------
@@ -582,3 +582,14 @@ def test_bad_shapes_are_named(make, x, match):
 def test_bad_arguments(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_a_mask_is_forgotten_with_its_tensor():
+    import gc
+    from minirnn.layers import masks
+    y = layers.Masking()(np.zeros((2, 3, 1), dtype=np.float32))
+    assert y._keras_mask is not None and not y._keras_mask.any()
+    key = id(y)
+    del y
+    gc.collect()
+    assert key not in masks._MASKS

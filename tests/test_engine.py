@@ -14,7 +14,8 @@ import pytest
 
 import minirnn
 from minirnn import check_grads, ops
-from minirnn.tensor import FreedGraphError, gc_paused
+from minirnn.layers.collector import gc_paused
+from minirnn.tensor import FreedGraphError
 
 
 def leaf(array, dtype=np.float64):

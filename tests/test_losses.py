@@ -273,7 +273,7 @@ def test_mask_on_y_pred_weights_like_keras(reduction):
     sw = rng.uniform(0.5, 1.5, (2, 4))
 
     pred = Tensor(y_pred, requires_grad=True)
-    pred._mask = mask
+    pred._keras_mask = mask
     value = losses.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction)(
         labels, pred, sample_weight=sw)
     value.backward()

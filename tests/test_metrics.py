@@ -138,7 +138,7 @@ def test_metric_accepts_tensors_and_their_masks_like_keras():
         mask = rng.random((3, 5)) < 0.7
         sw = None if batch == 0 else rng.uniform(0.5, 1.5, (3, 5))
         pred = Tensor(probs, requires_grad=True)
-        pred._mask = mask
+        pred._keras_mask = mask
         mine.update_state(Tensor(labels), pred, sample_weight=sw)
         masked = tf.constant(probs)
         masked._keras_mask = tf.constant(mask)

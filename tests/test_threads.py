@@ -20,7 +20,7 @@ from minirnn import Input, Model, Sequential, ops, optimizers
 from minirnn.layers import Dense, Dropout, Layer
 from minirnn.layers import base as layers_base
 from minirnn.layers.base import is_tracing, is_training
-from minirnn.tensor import gc_paused
+from minirnn.layers.collector import gc_paused
 
 TRIES = 20
 WAIT_S = 10  # a held thread gives up after this long, so a broken test fails instead of hanging

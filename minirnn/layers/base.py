@@ -13,7 +13,9 @@ import numpy as np
 
 from .. import initializers, ops
 from ..checks import as_checked_array, check_array, check_bool
-from ..tensor import Tensor, floatx, gc_paused, no_grad
+from ..tensor import Tensor, floatx, no_grad
+from .collector import gc_paused
+from .masks import get_mask, set_mask
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor", "Input", "map_structure", "flatten"]
 
@@ -273,7 +275,7 @@ class Layer:
             check_array(x.data, self._describe())
             if self.autocast and x.dtype.kind in "iuf" and x.dtype != self.dtype:
                 cast = ops.cast(x, self.dtype)
-                cast._mask = x._mask  # a cast must not drop the mask
+                set_mask(cast, get_mask(x))  # a cast must not drop the mask
                 return cast
             return x
         if x is None or isinstance(x, bool):
@@ -291,7 +293,7 @@ class Layer:
         self._check_inputs(inputs)
         mask = kwargs.get("mask")
         if mask is None:  # the masks the inputs carry, as Keras passes them on
-            carried = map_structure(lambda t: t._mask, inputs)
+            carried = map_structure(get_mask, inputs)
             if any(m is not None for m in flatten(carried)):
                 mask = carried
                 if "mask" in self._call_takes:
@@ -315,7 +317,7 @@ class Layer:
         if out_mask is not None:
             for t, m in zip(flatten(outputs), flatten(out_mask)):
                 if isinstance(t, Tensor):
-                    t._mask = None if m is None else np.asarray(m, dtype=bool)
+                    set_mask(t, m)
         return outputs
 
     def _call_symbolic(self, inputs, args, kwargs):
@@ -334,7 +336,7 @@ class Layer:
             shapes = [leaf[i].shape for leaf in leaves]
             shape = (None,) + tuple(d if all(s[j + 1] == d for s in shapes) else None
                                     for j, d in enumerate(out.shape[1:]))
-            outputs.append(SymbolicTensor(shape, out.dtype, record, i, out._mask is not None,
+            outputs.append(SymbolicTensor(shape, out.dtype, record, i, get_mask(out) is not None,
                                           name=f"{self.name}/output_{i}"))
         it = iter(outputs)
         record.outputs = map_structure(lambda _: next(it), runs[0])
@@ -348,7 +350,7 @@ class Layer:
             t = Tensor(np.zeros(shape, dtype=x.dtype) if x.dtype.kind not in "f"
                        else np.full(shape, 0.5, dtype=x.dtype))
             if x.has_mask:
-                t._mask = np.ones(shape[:2], dtype=bool)
+                set_mask(t, np.ones(shape[:2], dtype=bool))
             return t
         previous = _TRACING.get()
         _TRACING.set(True)
