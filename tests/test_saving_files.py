@@ -5,16 +5,17 @@ loader allocate gigabytes (each array's .npy header is checked before its data i
 import io
 import json
 import os
-import resource
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import zipfile
 import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import minirnn
 from minirnn import Input, Sequential, layers, load_model
@@ -227,7 +228,31 @@ def test_set_weights_checks_every_dtype_before_assigning():
             layer.set_weights([np.ones((3, 2)), bad])
         assert_weights_equal(layer.get_weights(), before)
     layer.set_weights([np.ones((3, 2), dtype=np.int64), np.array([True, False])])  # cast, as before
-    assert_weights_equal(layer.get_weights(), [np.ones((3, 2), "float32"), np.array([1.0, 0.0], "float32")])
+    assert_weights_equal(layer.get_weights(),
+                         [np.ones((3, 2), "float32"), np.array([1.0, 0.0], "float32")])
+
+
+_DENSE_SHAPES = st.tuples(st.integers(1, 4), st.integers(1, 4))  # (input features, units)
+
+
+@given(source=_DENSE_SHAPES, target=_DENSE_SHAPES, seed=st.integers(0, 2 ** 16))
+def test_load_weights_takes_exactly_the_matching_shapes(source, target, seed):
+    rng = np.random.default_rng(seed)
+    saved = [rng.normal(size=source).astype("float32"), rng.normal(size=source[1:]).astype("float32")]
+    writer = Sequential([Input((source[0],)), layers.Dense(source[1])])
+    writer.set_weights(saved)
+    reader = Sequential([Input((target[0],)), layers.Dense(target[1])])
+    before = reader.get_weights()
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "w.npz")
+        writer.save_weights(path)
+        if source == target:
+            reader.load_weights(path)
+            assert_weights_equal(reader.get_weights(), saved)
+        else:
+            with pytest.raises(ValueError, match=r"w\.npz.*does not match"):
+                reader.load_weights(path)
+            assert_weights_equal(reader.get_weights(), before)
 
 
 # -- permissions -----------------------------------------------------------------------------------

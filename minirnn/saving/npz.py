@@ -32,6 +32,7 @@ _MAX_METADATA_BYTES = 64 * 2 ** 20  # __config__ and __names__: text, far below 
 _WEIGHT_MEMBER = re.compile(r"weight_(\d+)\.npy")
 _METADATA_MEMBERS = ("__format__.npy", "__names__.npy", "__config__.npy")
 _NPY_MAGIC = b"\x93NUMPY"
+_READ_PIECE = 16 * 2 ** 20
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -99,7 +100,8 @@ def _weight_arrays(weights, names):
 
 def save_weights(model, filepath):
     """Write model.weights to `filepath` (.npz)."""
-    _write_atomically(filepath, _weight_arrays(model.get_weights(), [w.name or "" for w in model.weights]))
+    names = [w.name or "" for w in model.weights]
+    _write_atomically(filepath, _weight_arrays(model.get_weights(), names))
 
 
 def save_archive(filepath, config_json, weights):
@@ -232,7 +234,8 @@ class WeightsFile:
                 stream.read(member.data_offset)
                 view, filled = memoryview(buffer), 0
                 while filled < member.nbytes:
-                    count = stream.readinto(view[filled:])
+                    # in pieces: zipfile's readinto copies through a bytes object of the size asked
+                    count = stream.readinto(view[filled:filled + _READ_PIECE])
                     if not count:
                         raise EOFError(f"data ends after {filled} of {member.nbytes} bytes")
                     filled += count
