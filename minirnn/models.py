@@ -12,6 +12,8 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import saving
+from .saving.registry import loading_scope
+from .saving.serialization import ConfigError, deserialize_layer, serialize_layer
 from .layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
 from .random import generator
 from .layers.collector import gc_paused
@@ -399,7 +401,7 @@ class Model(Layer):
         return {
             "name": self.name,
             "inputs": [{"shape": list(s.shape), "dtype": str(s.dtype), "name": s.name} for s in self.inputs],
-            "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in layers],
+            "layers": [serialize_layer(l) for l in layers],
             "nodes": [{"layer": index[id(r.layer)], "args": map_structure(ref, list(r.args)),
                        "kwargs": map_structure(ref, r.kwargs)} for r in self._records],
             "outputs": [names[id(o)] for o in self.outputs],
@@ -408,7 +410,12 @@ class Model(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        layers = [_layer_from_config(spec, custom_objects) for spec in config["layers"]]
+        with loading_scope(custom_objects):
+            return cls._from_config(config)
+
+    @classmethod
+    def _from_config(cls, config):
+        layers = [deserialize_layer(spec) for spec in config["layers"]]
         inputs = [Input(batch_shape=tuple(i["shape"]), dtype=i["dtype"], name=i["name"])
                   for i in config["inputs"]]
         produced = []
@@ -510,33 +517,78 @@ class Sequential(Model):
 
     def get_config(self):
         config = {"name": self.name,
-                  "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
-                             for l in self.layers]}
+                  "layers": [serialize_layer(l) for l in self.layers]}
         if self._input is not None:
             config["input"] = {"shape": list(self._input.shape), "dtype": str(self._input.dtype)}
         return config
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def _from_config(cls, config):
         model = cls(name=config.get("name"))
         if config.get("input"):
             model.add(Input(batch_shape=tuple(config["input"]["shape"]), dtype=config["input"]["dtype"]))
         for spec in config["layers"]:
-            model.add(_layer_from_config(spec, custom_objects))
+            model.add(deserialize_layer(spec))
         return model
 
 
-def load_model(filepath, custom_objects=None, compile=True):
-    """A model saved with `model.save(filepath)`: architecture, weights and compile settings."""
-    config_json, weights = saving.load_archive(filepath)
-    payload = json.loads(config_json)
-    cls = Sequential if payload["class_name"] == "Sequential" else Model
-    model = cls.from_config(payload["config"], custom_objects=custom_objects)
+saving.serialization.add_builtin_classes(Sequential=Sequential, Functional=Model, Model=Model)
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved with `model.save(filepath)`: architecture, weights and compile settings.
+
+    Safe by default: the file may name only minirnn's own layers and functions, those passed in
+    `custom_objects` ({name: class or function}; a function by its bare name) and those registered
+    with `minirnn.saving.register_keras_serializable`. A Lambda naming any other function by its
+    module path is refused unless `safe_mode=False`, which imports that module: only for files you
+    trust. Every weight array is checked against the model before any is read in full.
+    """
+    with saving.WeightsFile(filepath) as file:
+        payload = _model_payload(file)
+        with loading_scope(custom_objects, safe_mode, source=filepath):
+            cls = Sequential if payload["class_name"] == "Sequential" else Model
+            try:
+                model = cls._from_config(payload["config"])
+            except ConfigError:
+                raise
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+                raise file.error(f"holds a model config that cannot be built "
+                                 f"({type(error).__name__}: {error})") from error
+        file.check_against(model.weights, f"model '{model.name}' built from its config")
+        weights = file.read_weights()
     model.set_weights(weights)
     spec = payload.get("compile")
     if compile and spec and spec.get("optimizer") and spec.get("loss"):
-        model.compile(optimizer=spec["optimizer"], loss=spec["loss"], metrics=spec["metrics"])
+        try:
+            model.compile(optimizer=spec["optimizer"], loss=spec["loss"], metrics=spec.get("metrics"))
+        except (TypeError, ValueError) as error:
+            raise file.error(f"holds compile settings that cannot be used "
+                             f"({type(error).__name__}: {error}); load it with compile=False") from error
     return model
+
+
+def _model_payload(file):
+    """The model file's JSON, checked for the entries load_model reads."""
+    if file.config_json is None:
+        raise file.error("holds weights only; use model.load_weights() for it")
+    try:
+        payload = json.loads(file.config_json)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise file.error(f"holds a model config that is not valid JSON ({error})") from None
+    if not isinstance(payload, dict):
+        raise file.error(f"holds a model config that is not a JSON object: {type(payload).__name__}")
+    missing = [key for key in ("class_name", "config") if key not in payload]
+    if missing:
+        raise file.error(f"holds a model config without {missing} (has {sorted(payload)})")
+    if payload["class_name"] not in ("Sequential", "Functional"):
+        raise file.error(f"holds a model of class {payload['class_name']!r}; minirnn saves "
+                         f"'Sequential' and 'Functional' models")
+    if not isinstance(payload["config"], dict):
+        raise file.error(f"holds a model 'config' that is not a JSON object")
+    if not isinstance(payload.get("compile"), (dict, type(None))):
+        raise file.error(f"holds 'compile' settings that are not a JSON object")
+    return payload
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -546,24 +598,6 @@ def _as_loss(identifier):
     if isinstance(fn, losses_module.Loss):
         return fn
     return losses_module.LossFunctionWrapper(fn, name=getattr(fn, "__name__", None))
-
-
-def _layer_classes():
-    classes = {}
-    stack = [Layer]
-    while stack:
-        cls = stack.pop()
-        classes.setdefault(cls.__name__, cls)
-        stack.extend(cls.__subclasses__())
-    return classes
-
-
-def _layer_from_config(spec, custom_objects=None):
-    classes = {**_layer_classes(), **(custom_objects or {})}
-    cls = classes.get(spec["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown layer class {spec['class_name']!r}; pass it in custom_objects")
-    return cls.from_config(dict(spec["config"]))
 
 
 def _walk_layers(layer):

@@ -231,6 +231,9 @@ class Layer:
             raise ValueError(f"{self.name}.set_weights expects {len(current)} arrays of shapes "
                              f"{expected}; got {len(weights)} arrays of shapes "
                              f"{[np.shape(w) for w in weights]}")
+        # every value checked (dtype kind, then shape) before the first is assigned
+        weights = [as_checked_array(value, f"{self.name}.set_weights: weight {i} ('{w.name}')")
+                   for i, (w, value) in enumerate(zip(current, weights))]
         for i, (w, value) in enumerate(zip(current, weights)):
             if np.shape(value) != w.shape:
                 raise ValueError(f"{self.name}.set_weights: weight {i} ('{w.name}') expects shape "

@@ -3,7 +3,6 @@ TimeDistributed, the reshaping layers, Masking, Lambda and the merge layers.
 
 Shapes below use B for the batch axis and T for timesteps.
 """
-import importlib
 import inspect
 import math
 
@@ -166,20 +165,6 @@ class Dropout(Layer):
                 "seed": self.seed}
 
 
-def _layer_from_config(spec, custom_objects=None):
-    """A layer from {"class_name": ..., "config": ...} (or a Layer, returned as is)."""
-    if isinstance(spec, Layer):
-        return spec
-    from .. import layers  # late: the package imports this module
-    known = {n: c for n, c in vars(layers).items() if isinstance(c, type) and issubclass(c, Layer)}
-    known.update(custom_objects or {})
-    cls = known.get(spec.get("class_name"))
-    if cls is None:
-        raise ValueError(f"Unknown layer class {spec.get('class_name')!r}; known: {sorted(known)} "
-                         f"(pass custom_objects={{name: class}} for your own layers)")
-    return cls.from_config(spec["config"])
-
-
 class TimeDistributed(Layer):
     """Applies `layer` to every timestep: (B, T, ...) -> (B, T, ...layer's output).
 
@@ -209,13 +194,15 @@ class TimeDistributed(Layer):
         return map_structure(lambda y: y.reshape((B, T) + y.shape[1:]), outputs)
 
     def get_config(self):
-        layer = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
-        return {**super().get_config(), "layer": layer}
+        from ..saving import serialization  # late: saving sits above layers
+        return {**super().get_config(), "layer": serialization.serialize_layer(self.layer)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        from ..saving import registry, serialization  # late: saving sits above layers
         config = dict(config)
-        return cls(_layer_from_config(config.pop("layer"), custom_objects), **config)
+        with registry.loading_scope(custom_objects):
+            return cls(serialization.deserialize_layer(config.pop("layer")), **config)
 
 
 class Activation(Layer):
@@ -320,41 +307,34 @@ class Masking(Layer):
         return {**super().get_config(), "mask_value": self.mask_value}
 
 
-def _function_name(layer, what, fn):
-    """'module:qualname' for a module-level function: the only kind a config can name."""
-    qualname = getattr(fn, "__qualname__", "")
-    module = getattr(fn, "__module__", None)
-    if not module or not qualname or "<" in qualname:
-        raise ValueError(f"Lambda '{layer.name}' cannot save its {what} {fn!r} in a config: only "
-                         f"module-level functions can be named (got a lambda or nested function). "
-                         f"Define it at module level, or subclass Layer")
-    return f"{module}:{qualname}"
+def _function_reference(layer, what, fn):
+    from ..saving import serialization  # late: saving sits above layers
+    return serialization.function_reference(fn, f"Lambda '{layer.name}' {what}")
 
 
-def _function_from_name(name):
-    if not isinstance(name, str):
-        return name
-    module, _, qualname = name.partition(":")
-    obj = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+def _resolve_function(layer, what, reference):
+    """A function given by name (from a config): resolved only as loading's safe_mode allows."""
+    if not isinstance(reference, str):
+        return reference
+    from ..saving import serialization  # late: saving sits above layers
+    return serialization.resolve_function(reference, f"Lambda '{layer.name}' {what}")
 
 
 class Lambda(Layer):
     """Wraps `function(inputs, **arguments)` (built from minirnn ops) as a layer.
 
     mask: None (the output has no mask), or a function (inputs, mask) -> mask. A config can hold
-    only module-level functions, by name; lambdas raise a clear error in get_config.
+    only module-level functions, by name; lambdas raise a clear error in get_config. Loading a
+    config resolves such a name only as minirnn.saving's safe_mode allows (see load_model).
     """
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
-        self.function = _function_from_name(function)
+        self.function = _resolve_function(self, "function", function)
         if isinstance(output_shape, list):
             output_shape = tuple(output_shape)
-        self.output_shape = _function_from_name(output_shape)  # kept for get_config only
-        self.mask = _function_from_name(mask)
+        self.output_shape = _resolve_function(self, "output_shape", output_shape)  # for get_config
+        self.mask = _resolve_function(self, "mask", mask)
         self.arguments = dict(arguments or {})
         self.supports_masking = mask is not None
         try:
@@ -371,13 +351,13 @@ class Lambda(Layer):
 
     def get_config(self):
         config = {**super().get_config(),
-                  "function": _function_name(self, "function", self.function),
+                  "function": _function_reference(self, "function", self.function),
                   "arguments": self.arguments}
         if self.output_shape is not None:
-            config["output_shape"] = (_function_name(self, "output_shape", self.output_shape)
+            config["output_shape"] = (_function_reference(self, "output_shape", self.output_shape)
                                       if callable(self.output_shape) else self.output_shape)
         if self.mask is not None:
-            config["mask"] = _function_name(self, "mask", self.mask)
+            config["mask"] = _function_reference(self, "mask", self.mask)
         return config
 
 

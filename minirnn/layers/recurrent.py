@@ -675,14 +675,14 @@ class Bidirectional(Layer):
         self.backward_layer.reset_states()
 
     def get_config(self):
-        layer = self.forward_layer
+        from ..saving import serialization  # late: saving sits above layers
         return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": {"class_name": type(layer).__name__, "config": layer.get_config()}}
+                "layer": serialization.serialize_layer(self.forward_layer)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
+        from ..saving import registry, serialization  # late: saving sits above layers
         config = dict(config)
-        spec = config.pop("layer")
-        layer = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}[spec["class_name"]]
-        return cls(layer.from_config(spec["config"]), **config)
+        with registry.loading_scope(custom_objects):
+            return cls(serialization.deserialize_layer(config.pop("layer")), **config)
 
