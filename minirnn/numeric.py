@@ -17,6 +17,8 @@ def sigmoid(x, out=None):
     x < 0 the numerator is exp(x) itself, so tiny results keep their relative accuracy. Keeps x's
     floating dtype; out, if given, receives the result (it may be x itself)."""
     positive = x >= 0
+    if out is None:        # (for a 0-d x np.abs would return a scalar, which takes no `out`)
+        out = np.empty_like(x)
     e = np.abs(x, out=out)
     np.negative(e, out=e)
     np.exp(e, out=e)                                   # e = exp(-|x|)
