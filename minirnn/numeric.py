@@ -7,8 +7,9 @@ import numpy as np
 
 __all__ = ["dot", "sigmoid"]
 
-# np.dot without its __array_function__ dispatch (NEP 18's `_implementation`): on a recurrent
-# step's small matrices the dispatch is nearly half of the call. Inputs must be plain ndarrays.
+# np.dot without its __array_function__ dispatch (NEP 18's `_implementation`), which on a recurrent
+# step's small matrices is a large part of the call (benchmarks/README.md, "Kernel choices").
+# Inputs must be plain ndarrays.
 dot = getattr(np.dot, "_implementation", np.dot)
 
 

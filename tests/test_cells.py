@@ -280,7 +280,7 @@ def run_segment(cell, p, with_dys, cuts, cache=None, keep=None):
                 dW_h=kernel.kernel_grad(cache, dzh)), cache
 
 
-def run_steps(cell, p, with_dys, cuts, keep=None):
+def run_plain_loop(cell, p, with_dys, cuts, keep=None):
     """The same from the plain loop over step_forward and step_backward (layers/bptt.py)."""
     H_seq, final, caches = bptt.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"],
                                                      p["b_h"], p["rec_mask"], keep)
@@ -307,7 +307,7 @@ def test_segment_matches_the_steps(name, mask_kind, B, H, T, seed, use_bh, with_
     keep = time_mask(p, seed % 7) if masked else None
     got, _ = run_segment(cell, p, with_dys, cuts, keep=keep)
     # to rounding: sigmoid may be 0.5 tanh(x / 2) + 0.5, and products are grouped differently
-    assert_results_close(got, run_steps(cell, p, with_dys, cuts, keep), rtol=1e-9, atol=1e-12)
+    assert_results_close(got, run_plain_loop(cell, p, with_dys, cuts, keep), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("steps_per_chunk", [1, 3])
@@ -325,7 +325,7 @@ def test_segment_in_chunks_matches_the_steps(name, mask_kind, steps_per_chunk, m
     keep = time_mask(p)
     for k in (None, keep):
         got, _ = run_segment(cell, p, True, {2, 3}, keep=k)
-        assert_results_close(got, run_steps(cell, p, True, {2, 3}, k), rtol=1e-9, atol=1e-12)
+        assert_results_close(got, run_plain_loop(cell, p, True, {2, 3}, k), rtol=1e-9, atol=1e-12)
 
 
 # the factors a cell's kernel multiplies zx by (sigmoid as 0.5 tanh(x / 2) + 0.5), by hand
@@ -378,7 +378,7 @@ def test_segment_with_the_transposed_product_matches_the_steps(name, monkeypatch
     assert_results_close(got, direct, rtol=1e-5, atol=1e-6)
     for a, b in zip(masked, run_masked_segment(cell, p32)):    # masked steps carry states over
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    want = run_steps(cell, segment_problem(cell, 3, 4, 5, 3, None, True), True, {2})
+    want = run_plain_loop(cell, segment_problem(cell, 3, 4, 5, 3, None, True), True, {2})
     assert_results_close(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -399,7 +399,7 @@ def test_gru_segment_direct_path_folded_or_not(fold_max, with_dys, monkeypatch):
     cell = cells.GRUCellMath()
     p = segment_problem(cell, 3, 4, 6, 5, None, True)
     got, _ = run_segment(cell, p, with_dys, {3})
-    assert_results_close(got, run_steps(cell, p, with_dys, {3}), rtol=1e-9, atol=1e-12)
+    assert_results_close(got, run_plain_loop(cell, p, with_dys, {3}), rtol=1e-9, atol=1e-12)
 
     results = []
     for fold in (0, 10**9):
@@ -432,7 +432,7 @@ def test_segment_float32_and_backward_twice(name, mask_kind):
         now = p32[k] if isinstance(p32[k], (list, tuple)) else [p32[k]]
         for a, b in zip(now, arrays_before):
             np.testing.assert_array_equal(a, b, err_msg=k)
-    want = run_steps(cell, segment_problem(cell, 3, 4, 5, 7, mask_kind, True), True, {2})
+    want = run_plain_loop(cell, segment_problem(cell, 3, 4, 5, 7, mask_kind, True), True, {2})
     assert_results_close(got, want, rtol=1e-5, atol=1e-6)
 
 
