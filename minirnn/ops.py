@@ -5,6 +5,7 @@ broadcast as NumPy does; their VJPs sum the gradient back over broadcast axes (`
 """
 import numpy as np
 
+from .numeric import dot as _dot, sigmoid as _sigmoid
 from .tensor import Tensor, primitive, unbroadcast, as_tensor
 
 __all__ = [
@@ -15,9 +16,6 @@ __all__ = [
 ]
 
 _py_max = max  # the names sum/abs/max/min/pow are minirnn ops below
-# np.dot without its __array_function__ dispatch (NEP 18's `_implementation`): on a recurrent
-# step's small matrices the dispatch is nearly half of the call. Inputs here are plain ndarrays.
-_dot = getattr(np.dot, "_implementation", np.dot)
 
 
 # -- elementwise arithmetic ----------------------------------------------------------------------
@@ -214,9 +212,9 @@ def tanh(x):
 
 
 def stable_sigmoid(x):
-    """1 / (1 + exp(-x)) without overflow, exact to rounding for large |x| (NumPy in, NumPy out)."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    """1 / (1 + exp(-x)) without overflow (numeric.sigmoid), in x's dtype (NumPy in, NumPy out)."""
+    x = np.asarray(x)
+    return _sigmoid(x if x.dtype.kind == "f" else x.astype(np.float64))
 
 
 @primitive

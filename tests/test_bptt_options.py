@@ -1,4 +1,7 @@
-"""Recomputation (checkpointed BPTT) and truncated BPTT give the gradients of their references."""
+"""Recomputation (checkpointed BPTT) and truncated BPTT give the gradients of their references.
+The option table and the runner live in bptt_cases (test_reference_bptt runs the same table)."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -7,41 +10,7 @@ import minirnn
 from minirnn import ops
 from minirnn.layers import GRU, LSTM, SimpleRNN
 
-CELLS = {"simple_rnn": (SimpleRNN, {}), "lstm": (LSTM, {}), "gru": (GRU, {}),
-         "gru_reset_before": (GRU, {"reset_after": False})}
-OPTIONS = {"plain": {}, "go_backwards": {"go_backwards": True}, "mask": {"mask": True},
-           "dropout": {"dropout": 0.3, "recurrent_dropout": 0.3}}
-
-
-def run(cls, kwargs, x, h0, seed, mask=None, training=False, **layer_kwargs):
-    """Outputs and gradients (inputs, initial states, weights) of one seeded layer."""
-    minirnn.set_random_seed(seed)
-    layer = cls(3, return_sequences=True, return_state=True, seed=seed,
-                bias_initializer=minirnn.initializers.RandomNormal(seed=seed),
-                kernel_initializer=minirnn.initializers.GlorotUniform(seed=seed + 1),
-                recurrent_initializer=minirnn.initializers.Orthogonal(seed=seed + 2),
-                **kwargs, **layer_kwargs)
-    xt = minirnn.tensor(x, requires_grad=True)
-    states = [minirnn.tensor(h, requires_grad=True) for h in h0[:layer.n_states]]
-    outs = layer(xt, initial_state=states, mask=mask, training=training)
-    rng = np.random.default_rng(seed + 3)
-    sum((o * rng.standard_normal(o.shape)).sum() for o in outs).backward()
-    return [o.data for o in outs] + [xt.grad] + [s.grad for s in states] + \
-        [w.grad for w in layer.weights] + [layer.bptt_gradients]
-
-
-def inputs(seed, batch=2, timesteps=7):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, timesteps, 2))
-    h0 = [rng.standard_normal((batch, 3)) for _ in range(2)]
-    mask = rng.random((batch, timesteps)) > 0.3
-    return x, h0, mask
-
-
-def assert_all_close(got, want, rtol):
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-13)
+from bptt_cases import CELLS, OPTIONS, assert_all_close, inputs, run
 
 
 @pytest.mark.parametrize("option", OPTIONS)
@@ -125,13 +94,21 @@ def test_long_sequence_with_recompute_runs_and_keeps_float32():
      r"`recompute` \(a bool, or a segment length\) must be an int; got 'yes'"),
     ({"truncate_bptt": 0}, ValueError, "`truncate_bptt` must be an int >= 1; got 0"),
     ({"truncate_bptt": 2.5}, TypeError, "`truncate_bptt` must be an int; got 2.5"),
+    ({"bptt": "slow"}, ValueError, re.escape("bptt must be one of ['fast', 'reference']; got 'slow'")),
+    ({"bptt": None}, ValueError, re.escape("bptt must be one of ['fast', 'reference']; got None")),
 ])
 def test_bad_options_name_expected_and_got(kwargs, error, message):
-    with pytest.raises(error, match=message):
-        LSTM(3, **kwargs)
+    for cls in (SimpleRNN, LSTM, GRU):
+        with pytest.raises(error, match=message):
+            cls(3, **kwargs)
 
 
 def test_options_survive_get_config():
-    layer = GRU(4, recompute=5, truncate_bptt=3)
+    layer = GRU(4, recompute=5, truncate_bptt=3, bptt="reference")
     clone = GRU.from_config(layer.get_config())
-    assert (clone.recompute, clone.truncate_bptt) == (5, 3)
+    assert (clone.recompute, clone.truncate_bptt, clone.bptt) == (5, 3, "reference")
+    assert LSTM(2).get_config()["bptt"] == "fast"
+    both = minirnn.layers.Bidirectional(SimpleRNN(2, bptt="reference"))
+    assert both.backward_layer.bptt == "reference"
+    assert minirnn.layers.Bidirectional.from_config(both.get_config()).backward_layer.bptt == \
+        "reference"

@@ -1,5 +1,6 @@
 """The cells' step math (minirnn/layers/cells.py): forward against Keras's formulas written out line
-by line, BPTT against finite differences, dtypes, and the activation table."""
+by line, the plain BPTT loop over it (minirnn/layers/bptt.py) against finite differences, each
+segment kernel (minirnn/layers/kernels/) against that loop, dtypes, and the activation table."""
 import math
 import warnings
 
@@ -7,8 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from minirnn.gradcheck import numerical_grad
-from minirnn.layers import cells
+from minirnn import numeric
+from minirnn.gradcheck import compare_grads, numerical_grad
+from minirnn.layers import bptt, cells
+from minirnn.layers.fused import kernel_for
+from minirnn.layers.kernels import common as kernel_common, gru as gru_kernel
 
 CELLS = {
     "simple_tanh": lambda: cells.SimpleRNNCellMath("tanh"),
@@ -19,6 +23,7 @@ CELLS = {
     "gru_reset_before": lambda: cells.GRUCellMath(reset_after=False),
 }
 MASKS = [None, "shared", "per_gate"]   # no dropout, one (B, H) mask, Keras's (k, B, H) per-gate masks
+# (one recurrent dropout mask for every step, as the layers draw it)
 RATE = 0.3
 
 
@@ -34,26 +39,18 @@ def make_problem(cell, B, H, T, seed, mask_kind, use_bh, dtype=np.float64):
 
     p = dict(Zx=draw(T, B, k * H), states0=tuple(draw(B, H, scale=0.5) for _ in range(cell.n_states)),
              W_h=draw(H, k * H, scale=0.6), b_h=draw(k * H, scale=0.5) if use_bh else None,
-             rec_masks=None, R1=draw(T, B, H), R2=tuple(draw(B, H) for _ in range(cell.n_states)))
+             rec_mask=None, R1=draw(T, B, H), R2=tuple(draw(B, H) for _ in range(cell.n_states)))
     if mask_kind == "shared":
-        p["rec_masks"] = [mask(B, H) for _ in range(T)]
+        p["rec_mask"] = mask(B, H)
     elif mask_kind == "per_gate":
-        p["rec_masks"] = [mask(k, B, H) for _ in range(T)]
+        p["rec_mask"] = mask(k, B, H)
     return p
 
 
 def loss(cell, p):
-    H_seq, final, _ = cells.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], p["b_h"],
-                                                 p["rec_masks"])
+    H_seq, final, _ = bptt.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], p["b_h"],
+                                                p["rec_mask"])
     return float(np.sum(H_seq * p["R1"]) + sum(np.sum(s * r) for s, r in zip(final, p["R2"])))
-
-
-def assert_grad_close(name, analytic, numeric):
-    assert analytic.shape == numeric.shape, (name, analytic.shape, numeric.shape)
-    err = np.abs(analytic - numeric)
-    bad = err > 1e-8 + 1e-6 * np.maximum(np.abs(analytic), np.abs(numeric))
-    assert not bad.any(), (f"{name}: {bad.sum()} of {bad.size} differ; max abs err {err.max():.3e}\n"
-                           f"analytic\n{analytic}\nnumeric\n{numeric}")
 
 
 def sig(x):
@@ -145,9 +142,8 @@ shapes = dict(B=st.integers(1, 3), H=st.integers(1, 4), T=st.integers(1, 4),
 def test_step_forward_matches_keras_formula(name, mask_kind, B, H, T, seed, use_bh):
     cell = CELLS[name]()
     p = make_problem(cell, B, H, T, seed, mask_kind, use_bh)
-    states, ref_states = p["states0"], p["states0"]
+    states, ref_states, mask = p["states0"], p["states0"], p["rec_mask"]
     for t in range(T):
-        mask = None if p["rec_masks"] is None else p["rec_masks"][t]
         states, cache = cell.step_forward(p["Zx"][t], states, p["W_h"], p["b_h"], mask)
         ref_states = REFERENCES[name](p["Zx"][t], ref_states, p["W_h"], p["b_h"], mask)
         assert len(states) == len(ref_states) == cell.n_states
@@ -159,9 +155,9 @@ def test_step_forward_matches_keras_formula(name, mask_kind, B, H, T, seed, use_
 def test_simple_rnn_forward_every_activation(act):
     p = make_problem(cells.SimpleRNNCellMath(act), 3, 4, 1, 0, "shared", True)
     (h,), _ = cells.SimpleRNNCellMath(act).step_forward(p["Zx"][0], p["states0"], p["W_h"], p["b_h"],
-                                                        p["rec_masks"][0])
+                                                        p["rec_mask"])
     np.testing.assert_allclose(h, ref_simple(act, p["Zx"][0], p["states0"], p["W_h"], p["b_h"],
-                                             p["rec_masks"][0])[0], rtol=1e-12, atol=1e-15)
+                                             p["rec_mask"])[0], rtol=1e-12, atol=1e-15)
 
 
 def test_recurrent_bias_is_a_shift_of_zx():
@@ -184,7 +180,7 @@ def relu_kink_margin(p):
     2 * eps apart) is wrong across a kink."""
     h, margin = p["states0"][0], np.inf
     for t in range(len(p["Zx"])):
-        m = 1.0 if p["rec_masks"] is None else p["rec_masks"][t].reshape(h.shape)  # k = 1
+        m = 1.0 if p["rec_mask"] is None else p["rec_mask"].reshape(h.shape)  # k = 1
         z = p["Zx"][t] + (h * m) @ p["W_h"]
         if p["b_h"] is not None:
             z = z + p["b_h"]
@@ -200,34 +196,35 @@ def test_bptt_matches_finite_differences(name, mask_kind, B, H, T, seed, use_bh)
     p = make_problem(cell, B, H, T, seed, mask_kind, use_bh)
     if name == "simple_relu":
         assume(relu_kink_margin(p) > 2e-3)
-    _, _, caches = cells.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], p["b_h"],
-                                              p["rec_masks"])
+    _, _, caches = bptt.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], p["b_h"],
+                                             p["rec_mask"])
     if name == "lstm_softsign":   # softsign'' jumps at 0: keep its inputs (g's and c's) off zero
         assume(min(min(np.abs(c.gates[:, 2 * H:3 * H]).min(), np.abs(c.c).min())
                    for c in caches) > 2e-3)
-    dZx, dZh, dstates0, dW_h = cells.run_sequence_backward(cell, p["R1"], p["R2"], caches, p["W_h"])
+    dZx, dZh, dstates0, _ = bptt.run_sequence_backward(cell, p["R1"], p["R2"], caches, p["W_h"])
+    dW_h = cell.kernel_grad(caches, dZh)
     inputs = [p["Zx"], *p["states0"], p["W_h"]] + ([p["b_h"]] if use_bh else [])
     numeric = numerical_grad(lambda: loss(cell, p), inputs, eps=1e-4)
     analytic = [dZx, *dstates0, dW_h] + ([dZh.sum(axis=(0, 1))] if use_bh else [])
     names = ["dZx"] + [f"dstates0[{i}]" for i in range(cell.n_states)] + ["dW_h", "db_h"]
     for n, a, g in zip(names, analytic, numeric):
-        assert_grad_close(n, a, g)
+        compare_grads(n, a, g)          # check_grads' rule: rtol 1e-6, atol 1e-8
 
 
 def test_backward_accepts_missing_gradients():
     cell = cells.LSTMCellMath()
     p = make_problem(cell, 2, 3, 3, 5, "per_gate", False)
-    _, _, caches = cells.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], None,
-                                              p["rec_masks"])
+    _, _, caches = bptt.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], None,
+                                             p["rec_mask"])
     zeros = tuple(np.zeros_like(s) for s in p["states0"])
-    got = cells.run_sequence_backward(cell, p["R1"], None, caches, p["W_h"])
-    want = cells.run_sequence_backward(cell, p["R1"], zeros, caches, p["W_h"])
+    got = bptt.run_sequence_backward(cell, p["R1"], None, caches, p["W_h"])
+    want = bptt.run_sequence_backward(cell, p["R1"], zeros, caches, p["W_h"])
     for a, b in zip(got[:2] + got[2] + got[3:], want[:2] + want[2] + want[3:]):
         np.testing.assert_array_equal(a, b)
-    got = cells.run_sequence_backward(cell, None, (p["R2"][0], None), caches, p["W_h"])
-    want = cells.run_sequence_backward(cell, np.zeros_like(p["R1"]), (p["R2"][0], zeros[1]), caches,
-                                       p["W_h"])
-    np.testing.assert_array_equal(got[3], want[3])
+    got = bptt.run_sequence_backward(cell, None, (p["R2"][0], None), caches, p["W_h"])
+    want = bptt.run_sequence_backward(cell, np.zeros_like(p["R1"]), (p["R2"][0], zeros[1]), caches,
+                                      p["W_h"])
+    np.testing.assert_array_equal(got[0], want[0])
 
 
 @pytest.mark.parametrize("mask_kind", MASKS)
@@ -237,11 +234,11 @@ def test_steps_leave_inputs_and_caches_untouched(name, mask_kind):
     cell = CELLS[name]()
     p = make_problem(cell, 2, 3, 3, 11, mask_kind, True)
     before = [p["Zx"].copy(), [s.copy() for s in p["states0"]], p["W_h"].copy()]
-    _, _, caches = cells.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], p["b_h"],
-                                              p["rec_masks"])
+    _, _, caches = bptt.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"], p["b_h"],
+                                             p["rec_mask"])
     cache_copies = [[np.copy(a) for a in c] for c in caches]
-    first = cells.run_sequence_backward(cell, p["R1"], p["R2"], caches, p["W_h"])
-    second = cells.run_sequence_backward(cell, p["R1"], p["R2"], caches, p["W_h"])
+    first = bptt.run_sequence_backward(cell, p["R1"], p["R2"], caches, p["W_h"])
+    second = bptt.run_sequence_backward(cell, p["R1"], p["R2"], caches, p["W_h"])
     for a, b in zip(first[:2] + first[2] + first[3:], second[:2] + second[2] + second[3:]):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(p["Zx"], before[0])
@@ -254,47 +251,43 @@ def test_steps_leave_inputs_and_caches_untouched(name, mask_kind):
 
 
 # ------------------------------------------------------------------------------------------------
-# A whole segment at once (forward_segment, backward_segment: what the fused op runs) == the steps
+# Each segment kernel (forward_segment, backward_segment: what the fused op runs on the fast path)
+# == the plain loop over the cell's steps (layers/bptt.py, what bptt="reference" runs)
 # ------------------------------------------------------------------------------------------------
 
-def segment_problem(cell, B, H, T, seed, mask_kind, use_bh, dtype=np.float64):
-    p = make_problem(cell, B, H, T, seed, mask_kind, use_bh, dtype)
-    if p["rec_masks"] is not None:
-        p["rec_masks"] = [p["rec_masks"][0]] * T      # the layer draws one mask for all steps
-    return p
+segment_problem = make_problem     # one recurrent dropout mask for all steps, as the layer draws
 
 
-def run_segment(cell, p, with_dys, cuts, cache=None):
-    """forward_segment (or the given cache), then backward_segment and kernel_grad."""
+def time_mask(p, seed=1):
+    """keep (T, B, 1): sequence 0 runs every step, the others skip about 40% of them."""
+    keep = np.random.default_rng(seed).random((len(p["Zx"]), p["Zx"].shape[1], 1)) < 0.6
+    keep[:, 0] = True
+    return keep
+
+
+def run_segment(cell, p, with_dys, cuts, cache=None, keep=None):
+    """The cell's kernel: forward_segment (or the given cache), backward_segment, kernel_grad."""
+    kernel = kernel_for(cell)
     out = np.empty(p["R1"].shape, p["Zx"].dtype)
     final = None
     if cache is None:
-        mask = None if p["rec_masks"] is None else p["rec_masks"][0]
-        final, cache = cell.forward_segment(p["Zx"].copy(), p["states0"], p["W_h"], p["b_h"], mask,
-                                            out)               # zx may be overwritten: a copy
+        final, cache = kernel.forward_segment(p["Zx"].copy(), p["states0"], p["W_h"], p["b_h"],
+                                              p["rec_mask"], out, keep)  # zx may be overwritten
     seen = np.empty(p["R1"].shape, p["Zx"].dtype)
-    dzx, dzh, dstates0 = cell.backward_segment(list(p["R2"]), p["R1"] if with_dys else None, cache,
-                                               p["W_h"], seen, cuts)
+    dzx, dzh, dstates0 = kernel.backward_segment(list(p["R2"]), p["R1"] if with_dys else None,
+                                                 cache, p["W_h"], seen, cuts, keep)
     return dict(H=out, final=final, dzx=dzx, dzh=dzh, dstates0=dstates0, seen=seen,
-                dW_h=cell.kernel_grad(cache, dzh)), cache
+                dW_h=kernel.kernel_grad(cache, dzh)), cache
 
 
-def run_steps(cell, p, with_dys, cuts):
-    """The same from step_forward and step_backward, one step at a time."""
-    H_seq, final, caches = cells.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"],
-                                                      p["b_h"], p["rec_masks"])
-    T, dstates = len(caches), tuple(p["R2"])
-    dzx, dzh, seen = [None] * T, [None] * T, [None] * T
-    for t in reversed(range(T)):
-        if with_dys:
-            dstates = (dstates[0] + p["R1"][t],) + dstates[1:]
-        seen[t] = dstates[0]
-        dzx[t], dzh[t], dstates = cell.step_backward(dstates, caches[t], p["W_h"])
-        if t in cuts:
-            dstates = tuple(np.zeros_like(d) for d in dstates)
-    dzh = np.stack(dzh)
-    return dict(H=H_seq, final=final, dzx=np.stack(dzx), dzh=dzh, dstates0=dstates,
-                seen=np.stack(seen), dW_h=cell.kernel_grad(caches, dzh))
+def run_plain_loop(cell, p, with_dys, cuts, keep=None):
+    """The same from the plain loop over step_forward and step_backward (layers/bptt.py)."""
+    H_seq, final, caches = bptt.run_sequence_forward(cell, p["Zx"], p["states0"], p["W_h"],
+                                                     p["b_h"], p["rec_mask"], keep)
+    dzx, dzh, dstates0, seen = bptt.run_sequence_backward(
+        cell, p["R1"] if with_dys else None, p["R2"], caches, p["W_h"], keep, cuts)
+    return dict(H=H_seq, final=final, dzx=dzx, dzh=dzh, dstates0=dstates0, seen=seen,
+                dW_h=cell.kernel_grad(caches, dzh))
 
 
 def assert_results_close(got, want, **tol):
@@ -306,13 +299,15 @@ def assert_results_close(got, want, **tol):
 
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("name", CELLS)
-@given(**shapes, with_dys=st.booleans(), cuts=st.sets(st.integers(0, 3)))
-def test_segment_matches_the_steps(name, mask_kind, B, H, T, seed, use_bh, with_dys, cuts):
+@given(**shapes, with_dys=st.booleans(), cuts=st.sets(st.integers(0, 3)), masked=st.booleans())
+def test_segment_matches_the_steps(name, mask_kind, B, H, T, seed, use_bh, with_dys, cuts, masked):
+    """Recurrent dropout masks (mask_kind) and, with `masked`, a time mask that skips steps."""
     cell = CELLS[name]()
     p = segment_problem(cell, B, H, T, seed, mask_kind, use_bh)
-    got, _ = run_segment(cell, p, with_dys, cuts)
+    keep = time_mask(p, seed % 7) if masked else None
+    got, _ = run_segment(cell, p, with_dys, cuts, keep=keep)
     # to rounding: sigmoid may be 0.5 tanh(x / 2) + 0.5, and products are grouped differently
-    assert_results_close(got, run_steps(cell, p, with_dys, cuts), rtol=1e-9, atol=1e-12)
+    assert_results_close(got, run_plain_loop(cell, p, with_dys, cuts, keep), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("steps_per_chunk", [1, 3])
@@ -324,14 +319,16 @@ def test_segment_in_chunks_matches_the_steps(name, mask_kind, steps_per_chunk, m
     cell = CELLS[name]()
     p = segment_problem(cell, 2, 3, 7, 11, mask_kind, True)
     step_size = 2 * 3 * cell.gates
-    monkeypatch.setattr(cells, "_CHUNK_ELEMENTS", steps_per_chunk * step_size)
-    assert cells._chunks(7, step_size)[:2] == [(7 - steps_per_chunk, 7),
-                                               (7 - 2 * steps_per_chunk, 7 - steps_per_chunk)]
-    got, _ = run_segment(cell, p, True, {2, 3})
-    assert_results_close(got, run_steps(cell, p, True, {2, 3}), rtol=1e-9, atol=1e-12)
+    monkeypatch.setattr(kernel_common, "_CHUNK_ELEMENTS", steps_per_chunk * step_size)
+    assert kernel_common._chunks(7, step_size)[:2] == [
+        (7 - steps_per_chunk, 7), (7 - 2 * steps_per_chunk, 7 - steps_per_chunk)]
+    keep = time_mask(p)
+    for k in (None, keep):
+        got, _ = run_segment(cell, p, True, {2, 3}, keep=k)
+        assert_results_close(got, run_plain_loop(cell, p, True, {2, 3}, k), rtol=1e-9, atol=1e-12)
 
 
-# the factors a cell's forward_segment multiplies zx by (sigmoid as 0.5 tanh(x / 2) + 0.5), by hand
+# the factors a cell's kernel multiplies zx by (sigmoid as 0.5 tanh(x / 2) + 0.5), by hand
 INPUT_SCALES = {"lstm": [0.5, 0.5, 1.0, 0.5], "gru": [0.5, 0.5, 1.0]}
 
 
@@ -343,7 +340,8 @@ def test_segment_takes_zx_scaled_by_input_scale(name, mask_kind):
     factors are powers of two). Cells with other activations have no scale."""
     cell = CELLS[name]()
     H = 3
-    scale = cell.input_scale(H, np.float64)
+    kernel = kernel_for(cell)
+    scale = kernel.input_scale(H, np.float64)
     if name in INPUT_SCALES:
         np.testing.assert_array_equal(scale, np.repeat(INPUT_SCALES[name], H))
     else:
@@ -352,9 +350,8 @@ def test_segment_takes_zx_scaled_by_input_scale(name, mask_kind):
     p = segment_problem(cell, 2, H, 4, 9, mask_kind, True)
     want, _ = run_segment(cell, p, True, {2})
     out = np.empty_like(p["R1"])
-    mask = None if p["rec_masks"] is None else p["rec_masks"][0]
-    _, cache = cell.forward_segment(p["Zx"] * scale, p["states0"], p["W_h"], p["b_h"], mask, out,
-                                    zx_scaled=True)
+    _, cache = kernel.forward_segment(p["Zx"] * scale, p["states0"], p["W_h"], p["b_h"],
+                                      p["rec_mask"], out, zx_scaled=True)
     got, _ = run_segment(cell, p, True, {2}, cache=cache)
     got["H"] = out
     assert_results_close(got, {k: v for k, v in want.items() if k != "final"},
@@ -366,35 +363,30 @@ def test_segment_with_the_transposed_product_matches_the_steps(name, monkeypatch
     """In float32 a large W_h takes the recurrent product as (W_h^T @ h^T)^T, at batch 2-64. With
     every W_h counted large, a float32 segment gives what the direct product gives, and the
     step-by-step numbers of float64; batch 1 and float64 keep the direct product."""
-    monkeypatch.setattr(cells, "_TRANSPOSED_MIN_BYTES", 0)
+    monkeypatch.setattr(kernel_common, "_TRANSPOSED_MIN_BYTES", 0)
     cell = CELLS[name]()
     for B, dtype, transposed in ((3, np.float32, True), (1, np.float32, False),
                                  (3, np.float64, False)):
-        product, _ = cells._step_rec_matmul(np.ones((4, 4 * cell.gates), dtype), None, dtype, B)
-        assert (product is not cells._dot) == transposed, (B, dtype)
+        product, _ = kernel_common._step_rec_matmul(np.ones((4, 4 * cell.gates), dtype), None,
+                                                    dtype, B)
+        assert (product is not numeric.dot) == transposed, (B, dtype)
     p32 = segment_problem(cell, 3, 4, 5, 3, None, True, dtype=np.float32)
     got, _ = run_segment(cell, p32, True, {2})
     masked = run_masked_segment(cell, p32)
-    monkeypatch.setattr(cells, "_TRANSPOSED_MIN_BYTES", 1 << 60)
+    monkeypatch.setattr(kernel_common, "_TRANSPOSED_MIN_BYTES", 1 << 60)
     direct, _ = run_segment(cell, p32, True, {2})
     assert_results_close(got, direct, rtol=1e-5, atol=1e-6)
     for a, b in zip(masked, run_masked_segment(cell, p32)):    # masked steps carry states over
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    want = run_steps(cell, segment_problem(cell, 3, 4, 5, 3, None, True), True, {2})
+    want = run_plain_loop(cell, segment_problem(cell, 3, 4, 5, 3, None, True), True, {2})
     assert_results_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 def run_masked_segment(cell, p, with_dys=True):
     """forward_segment and backward_segment under a mask that skips some steps of sequences 1
     and 2: the outputs, dzx, dzh, the initial states' gradients and dL/dh_t, flat."""
-    keep = np.random.default_rng(1).random((len(p["Zx"]), p["Zx"].shape[1], 1)) < 0.6
-    keep[:, 0] = True
-    out, seen = np.empty_like(p["R1"]), np.empty_like(p["R1"])
-    _, cache = cell.forward_segment(p["Zx"].copy(), p["states0"], p["W_h"], p["b_h"], None, out,
-                                    keep)
-    dzx, dzh, dstates0 = cell.backward_segment(list(p["R2"]), p["R1"] if with_dys else None,
-                                               cache, p["W_h"], seen, {3}, keep)
-    return [out, dzx, dzh, *dstates0, seen]
+    got, _ = run_segment(cell, p, with_dys, {3}, keep=time_mask(p))
+    return [got["H"], got["dzx"], got["dzh"], *got["dstates0"], got["seen"]]
 
 
 @pytest.mark.parametrize("with_dys", [False, True])
@@ -403,15 +395,15 @@ def test_gru_segment_direct_path_folded_or_not(fold_max, with_dys, monkeypatch):
     """GRU's backward puts dh_prev's direct path (dh z) into the recurrent product on small steps
     and adds it apart on large ones: both branches give the step-by-step numbers; with a mask
     (masked steps pass dh on with z = 1) the two branches agree."""
-    monkeypatch.setattr(cells, "_FOLD_DIRECT_MAX", fold_max)
+    monkeypatch.setattr(gru_kernel, "_FOLD_DIRECT_MAX", fold_max)
     cell = cells.GRUCellMath()
     p = segment_problem(cell, 3, 4, 6, 5, None, True)
     got, _ = run_segment(cell, p, with_dys, {3})
-    assert_results_close(got, run_steps(cell, p, with_dys, {3}), rtol=1e-9, atol=1e-12)
+    assert_results_close(got, run_plain_loop(cell, p, with_dys, {3}), rtol=1e-9, atol=1e-12)
 
     results = []
     for fold in (0, 10**9):
-        monkeypatch.setattr(cells, "_FOLD_DIRECT_MAX", fold)
+        monkeypatch.setattr(gru_kernel, "_FOLD_DIRECT_MAX", fold)
         results.append(run_masked_segment(cell, p, with_dys))
     folded, apart = results
     for a, b in zip(folded, apart):
@@ -440,7 +432,7 @@ def test_segment_float32_and_backward_twice(name, mask_kind):
         now = p32[k] if isinstance(p32[k], (list, tuple)) else [p32[k]]
         for a, b in zip(now, arrays_before):
             np.testing.assert_array_equal(a, b, err_msg=k)
-    want = run_steps(cell, segment_problem(cell, 3, 4, 5, 7, mask_kind, True), True, {2})
+    want = run_plain_loop(cell, segment_problem(cell, 3, 4, 5, 7, mask_kind, True), True, {2})
     assert_results_close(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -453,19 +445,20 @@ def test_segment_float32_and_backward_twice(name, mask_kind):
 def test_float32_end_to_end(name, mask_kind):
     cell = CELLS[name]()
     p32 = make_problem(cell, 3, 4, 3, 7, mask_kind, True, dtype=np.float32)
-    H_seq, final, caches = cells.run_sequence_forward(cell, p32["Zx"], p32["states0"], p32["W_h"],
-                                                      p32["b_h"], p32["rec_masks"])
-    grads = cells.run_sequence_backward(cell, p32["R1"], p32["R2"], caches, p32["W_h"])
-    arrays = [H_seq, *final, grads[0], grads[1], *grads[2], grads[3]]
+    H_seq, final, caches = bptt.run_sequence_forward(cell, p32["Zx"], p32["states0"], p32["W_h"],
+                                                     p32["b_h"], p32["rec_mask"])
+    grads = bptt.run_sequence_backward(cell, p32["R1"], p32["R2"], caches, p32["W_h"])
+    dW_h = cell.kernel_grad(caches, grads[1])
+    arrays = [H_seq, *final, grads[0], grads[1], *grads[2], grads[3], dW_h]
     arrays += [a for c in caches for a in c if isinstance(a, np.ndarray)]
     assert all(a.dtype == np.float32 for a in arrays), [a.dtype for a in arrays]
     # and float32 agrees with float64 to float32 accuracy
     p64 = make_problem(cell, 3, 4, 3, 7, mask_kind, True, dtype=np.float64)
-    H64, _, caches64 = cells.run_sequence_forward(cell, p64["Zx"], p64["states0"], p64["W_h"],
-                                                  p64["b_h"], p64["rec_masks"])
-    grads64 = cells.run_sequence_backward(cell, p64["R1"], p64["R2"], caches64, p64["W_h"])
+    H64, _, caches64 = bptt.run_sequence_forward(cell, p64["Zx"], p64["states0"], p64["W_h"],
+                                                 p64["b_h"], p64["rec_mask"])
+    grads64 = bptt.run_sequence_backward(cell, p64["R1"], p64["R2"], caches64, p64["W_h"])
     np.testing.assert_allclose(H_seq, H64, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(grads[3], grads64[3], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dW_h, cell.kernel_grad(caches64, grads64[1]), rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -484,7 +477,7 @@ def test_activation_derivative_from_output(name):
         x = x[np.abs(x - kink) > 1e-2]
     r = rng.standard_normal(x.shape)
     numeric, = numerical_grad(lambda: float(np.sum(forward(x) * r)), [x])
-    assert_grad_close(name, derivative(forward(x)) * r, numeric)
+    compare_grads(name, derivative(forward(x)) * r, numeric)
 
 
 @pytest.mark.parametrize("name", sorted(cells.ACTIVATIONS))

@@ -239,13 +239,13 @@ def test_masked_sequence_matches_unrolled(float64, cell, variant):
 
 
 def test_each_masked_step_shows_the_last_step_its_sequence_ran():
-    shown = minirnn.layers.recurrent._last_run(np.swapaxes(structured_mask(), 0, 1))
+    shown = minirnn.layers.fused._last_run(np.swapaxes(structured_mask(), 0, 1))
     np.testing.assert_array_equal(shown.T, [
         [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 10, 11],
         [0, 1, 2, 3, 3, 3, 3, 3, 3, 9, 10, 11],
         [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 10, 11]])
     leading = np.array([[False, False, True, False]]).T          # (T, B): nothing ran at first
-    np.testing.assert_array_equal(minirnn.layers.recurrent._last_run(leading).ravel(), [-1, -1, 2, 2])
+    np.testing.assert_array_equal(minirnn.layers.fused._last_run(leading).ravel(), [-1, -1, 2, 2])
 
 
 def _relu_margin(problem):
