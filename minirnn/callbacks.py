@@ -2,6 +2,7 @@
 ModelCheckpoint, TerminateOnNaN, LambdaCallback."""
 import inspect
 import math
+import string
 import sys
 import time
 
@@ -12,10 +13,22 @@ __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStoppin
 
 
 class Callback:
-    """Hooks called during training; `self.model` and `self.params` are set by fit."""
+    """Hooks called during training; `self.model` and `self.params` are set by fit.
+
+    `log_keys_added` names the keys a callback writes into the logs it is handed, for the
+    callbacks after it to read; None (the default, as for LambdaCallback) means it may add any.
+    """
+
+    log_keys_added = None
 
     def __init__(self):
         self.model, self.params = None, {}
+
+    def _validate(self, model, params, log_keys, more_keys_possible):
+        """Raise, before the first training step, what on_*() would only find out later.
+
+        `log_keys` are the keys fit's epoch logs will hold (params["metrics"]);
+        `more_keys_possible` is True when a callback before this one may add others."""
 
     def set_model(self, model):
         self.model = model
@@ -51,6 +64,16 @@ class CallbackList(Callback):
             cb.set_model(model)
             cb.set_params(params or {})
 
+    def _validate(self, model, params, log_keys=None, more_keys_possible=False):
+        """Each callback's own checks, told which log keys it can count on: the model's, and
+        those the callbacks before it declare (see `Callback.log_keys_added`)."""
+        keys = list(params.get("metrics", []) if log_keys is None else log_keys)
+        for cb in self.callbacks:
+            cb._validate(model, params, tuple(keys), more_keys_possible)
+            if cb.log_keys_added is None:
+                more_keys_possible = True
+            else:
+                keys += [k for k in cb.log_keys_added if k not in keys]
 
 
 def _forward(hook):
@@ -74,6 +97,8 @@ for _hook in [name for name in vars(Callback) if name.startswith("on_")]:
 
 class History(Callback):
     """Records the logs of every epoch: `history[name]` is a list over epochs."""
+
+    log_keys_added = ()
 
     def __init__(self):
         super().__init__()
@@ -132,6 +157,8 @@ class Progbar:
 class ProgbarLogger(Callback):
     """Prints training progress: verbose=1 a live bar per batch, verbose=2 one line per epoch."""
 
+    log_keys_added = ()
+
     def __init__(self, verbose=1, stream=None):
         super().__init__()
         self.verbose, self.stream = verbose, stream or sys.stdout
@@ -167,6 +194,8 @@ def _improvement(mode, monitor):
 class EarlyStopping(Callback):
     """Stop when `monitor` stops improving for `patience` epochs; optionally restore the best weights."""
 
+    log_keys_added = ()
+
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
@@ -175,6 +204,11 @@ class EarlyStopping(Callback):
         self.start_from_epoch = start_from_epoch
         self.better = _improvement(mode, monitor)
         self.min_delta = abs(min_delta) if self.better is np.greater else -abs(min_delta)
+
+    def _validate(self, model, params, log_keys, more_keys_possible):
+        if self.monitor not in log_keys and not more_keys_possible:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which fit will not log; "
+                             f"it logs {sorted(log_keys)}")
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
@@ -212,20 +246,87 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (or its weights) after every epoch, or only when `monitor` improves.
-    `filepath` may hold format fields such as `{epoch:02d}` and `{val_loss:.2f}`."""
+    """Save the model (or its weights) after every epoch (or every `save_freq` batches), or only
+    when `monitor` improves. `filepath` may hold format fields such as `{epoch:02d}`,
+    `{val_loss:.2f}` and, with an int `save_freq`, `{batch}`; fit checks them before training."""
+
+    log_keys_added = ()
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto"):
+                 save_weights_only=False, mode="auto", save_freq="epoch"):
         super().__init__()
+        if save_freq != "epoch" and (isinstance(save_freq, (bool, np.bool_))
+                                     or not isinstance(save_freq, (int, np.integer))
+                                     or save_freq < 1):
+            raise ValueError(f"ModelCheckpoint's save_freq must be 'epoch' or an int >= 1 (a "
+                             f"number of batches); got {save_freq!r}")
         self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
         self.better = _improvement(mode, monitor)
         self.best = -math.inf if self.better is np.greater else math.inf
+        self._batches_since_save, self._epoch = 0, 0
+
+    def _validate(self, model, params, log_keys, more_keys_possible):
+        if self.save_freq != "epoch":  # batch logs: no validation values
+            log_keys = tuple(k for k in log_keys if not k.startswith("val_"))
+        self._check_filepath(log_keys, more_keys_possible)
+        if self.save_best_only and self.monitor not in log_keys and not more_keys_possible:
+            raise ValueError(f"ModelCheckpoint({self.filepath!r}) monitors {self.monitor!r}, "
+                             f"which fit will not log; it logs {sorted(log_keys)}")
+
+    def _check_filepath(self, log_keys, more_keys_possible=False):
+        """Format `filepath` with the values it will be given (epoch, batch for an int
+        save_freq, and `log_keys`), so a bad field fails now rather than after an epoch."""
+        values = {key: 0.5 for key in log_keys}
+        values["epoch"] = 1
+        if self.save_freq != "epoch":
+            values["batch"] = 1
+        available = sorted(values)
+        for _, field, spec, conversion in string.Formatter().parse(self.filepath):
+            if field is None:
+                continue
+            key = field.split(".")[0].split("[")[0]
+            if key == "" or key.isdigit():
+                raise ValueError(f"ModelCheckpoint filepath {self.filepath!r} has a positional "
+                                 f"field {{{field}}}; use the names of {available}")
+            if key not in values:
+                if more_keys_possible:  # a callback before this one may put it in the logs
+                    continue
+                raise ValueError(f"ModelCheckpoint filepath {self.filepath!r} uses the key "
+                                 f"{key!r}, which fit will not log; available keys: {available}")
+            template = "{" + field + ("!" + conversion if conversion else "") + \
+                       (":" + spec if spec else "") + "}"
+            try:
+                template.format(**values)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+                kind = "an int" if isinstance(values[key], int) else "a float"
+                raise ValueError(f"ModelCheckpoint filepath {self.filepath!r} cannot format "
+                                 f"the key {key!r} (given {kind}) with {template!r}: {error}; "
+                                 f"available keys: {available}") from None
+
+    def _file_path(self, epoch, batch, logs):
+        if batch is None or "batch" in logs:
+            return self.filepath.format(epoch=epoch + 1, **logs)
+        return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _save(self, epoch, batch, logs):
+        path = self._file_path(epoch, batch, logs)
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
@@ -245,6 +346,8 @@ class ModelCheckpoint(Callback):
 
 class TerminateOnNaN(Callback):
     """Stop training when a batch's loss is NaN or infinite (fit keeps the last finite weights)."""
+
+    log_keys_added = ()
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")

@@ -447,6 +447,41 @@ class Optimizer:
         for slot, value in zip(self._slot_arrays(), state[n_head:]):
             slot[...] = value
 
+    # -- undoing one update ----------------------------------------------------------------
+
+    def _state(self, reuse=None):
+        """What one update may change, copied: ``iterations``, how many variables are known,
+        and each known variable's slots. The learning rate is left out: an update never
+        changes it (a schedule only reads ``iterations``).
+
+        ``reuse``, an earlier ``_state()`` of this optimizer, lends its arrays (where shapes
+        still match) so that taking a state before every step allocates nothing new.
+        """
+        lent = reuse[2] if reuse is not None else ()
+        copies = []
+        for i, slots in enumerate(self._slots):
+            old = lent[i] if i < len(lent) else None
+            if old is not None and old.keys() == slots.keys() and all(
+                    old[name].shape == array.shape for name, array in slots.items()):
+                for name, array in slots.items():
+                    np.copyto(old[name], array)
+                copies.append(old)
+            else:
+                copies.append({name: array.copy() for name, array in slots.items()})
+        return self._iterations, len(self._variables), copies
+
+    def _restore_state(self, state):
+        """Put back a ``_state()``: slots and ``iterations`` as they were, and variables first
+        seen since then forgotten (they get fresh slots when seen again)."""
+        iterations, known, copies = state
+        for var in self._variables[known:]:
+            del self._index[id(var)]
+        del self._variables[known:], self._shapes[known:], self._slots[known:]
+        for slots, saved in zip(self._slots, copies):
+            for name, array in slots.items():
+                np.copyto(array, saved[name])
+        self._iterations = iterations
+
     # -- weight decay ----------------------------------------------------------------------
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
