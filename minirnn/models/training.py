@@ -6,19 +6,19 @@ import time
 
 import numpy as np
 
-from . import callbacks as callbacks_module
-from . import checks
-from . import layers as layers_module
-from . import losses as losses_module
-from . import metrics as metrics_module
-from . import optimizers as optimizers_module
-from . import saving
-from .saving.registry import loading_scope
-from .saving.serialization import ConfigError, deserialize_layer, serialize_layer
-from .layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
-from .random import generator
-from .layers.collector import gc_paused
-from .tensor import Tensor, no_grad
+from .. import callbacks as callbacks_module
+from .. import checks
+from .. import layers as layers_module
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+from .. import saving
+from ..saving.registry import loading_scope
+from ..saving.serialization import ConfigError, deserialize_layer, serialize_layer
+from ..layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
+from ..random import generator
+from ..layers.collector import gc_paused
+from ..tensor import Tensor, no_grad
 
 __all__ = ["Model", "Sequential", "Input", "load_model", "NonFiniteLossError"]
 
