@@ -1,5 +1,12 @@
 """Models: Sequential, functional Model(inputs, outputs) and subclassed Model, with Keras's
-compile / fit / evaluate / predict / summary, and saving."""
-from .training import Input, Model, NonFiniteLossError, Sequential, load_model
+compile / fit / evaluate / predict / summary, and saving.
+
+By job: `functional` (Model and its graph), `sequential`, `training` (the Trainer mixin: compile,
+fit, evaluate, predict), `summary`, `model_io` (save_model, load_model)."""
+from ..layers.base import Input
+from .functional import Model
+from .model_io import load_model
+from .sequential import Sequential
+from .training import NonFiniteLossError
 
 __all__ = ["Model", "Sequential", "Input", "load_model", "NonFiniteLossError"]

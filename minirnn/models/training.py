@@ -1,26 +1,19 @@
-"""Models: Sequential, functional Model(inputs, outputs) and subclassed Model, with Keras's
-compile / fit / evaluate / predict / summary, and saving."""
-import json
+"""The training loop, mixed into Model as Keras's Trainer: compile, fit, evaluate, predict and
+the batch-level steps, with the checks of their arguments and the undo of a step that fails."""
 import math
-import time
 
 import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import checks
-from .. import layers as layers_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
-from .. import saving
-from ..saving.registry import loading_scope
-from ..saving.serialization import ConfigError, deserialize_layer, serialize_layer
-from ..layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
-from ..random import generator
 from ..layers.collector import gc_paused
+from ..random import generator
 from ..tensor import Tensor, no_grad
 
-__all__ = ["Model", "Sequential", "Input", "load_model", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -95,86 +88,17 @@ def _refuse_non_finite(variables):
                                  f"learning rate too large?)")
 
 
-class Model(Layer):
-    """A trainable stack of layers.
+class Trainer:
+    """compile / fit / evaluate / predict for Model, which supplies the layer side (weights,
+    `__call__`) and, for a graph model, `inputs`, `outputs` and `_records`."""
 
-    Functional: `Model(inputs, outputs)` over `Input(...)` tensors. Subclassed: define layers in
-    `__init__` and the computation in `call(inputs, training=None)`.
-    """
-
-    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         self.optimizer = self.loss = None
         self.compiled_metrics = []
         self.stop_training = False
         self.history = None
-        self._records = None
-        if inputs is not None or outputs is not None:
-            self._init_graph(inputs, outputs)
 
-    # -- the functional graph ---------------------------------------------------------------
-    def _init_graph(self, inputs, outputs):
-        self._single_input = not isinstance(inputs, (list, tuple))
-        self._single_output = not isinstance(outputs, (list, tuple))
-        self.inputs, self.outputs = _as_list(inputs), _as_list(outputs)
-        for t in self.inputs + self.outputs:
-            if not isinstance(t, SymbolicTensor):
-                raise TypeError(f"Model(inputs, outputs) expects tensors from Input() and layer "
-                                f"calls on them; got {type(t).__name__}")
-        order, seen = [], set()
-
-        def visit(sym):  # depth-first over producers: a record comes after those it reads
-            stack = [(sym.producer, False)]
-            while stack:
-                record, expanded = stack.pop()
-                if record is None or (id(record) in seen and not expanded):
-                    continue
-                if expanded:
-                    if id(record) not in seen:
-                        seen.add(id(record))
-                        order.append(record)
-                    continue
-                stack.append((record, True))
-                stack.extend((s.producer, False) for s in record.inputs)
-        for out in self.outputs:
-            visit(out)
-        needed = [s for r in order for s in r.inputs if s.producer is None]
-        unknown = [s.name for s in needed if all(s is not i for i in self.inputs)]
-        if unknown:
-            raise ValueError(f"the outputs depend on Input tensors {unknown} that are not among "
-                             f"the model's inputs {[i.name for i in self.inputs]}")
-        self._records = order
-        self.layers = unique_by_identity(r.layer for r in order)
-        self.built = True
-
-    def call(self, inputs, training=None):
-        if self._records is None:
-            raise NotImplementedError(f"{type(self).__name__} has no graph: build it as "
-                                      f"Model(inputs, outputs) or override call()")
-        given = _as_list(inputs)
-        if len(given) != len(self.inputs):
-            raise ValueError(f"model '{self.name}' expects {len(self.inputs)} input(s); got {len(given)}")
-        values = {}
-        for sym, value in zip(self.inputs, given):
-            value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
-            _check_shape(self, sym, value.shape)
-            _refuse_empty_batch(self, value.shape, sym.name)
-            if value.dtype != sym.dtype and value.dtype.kind in "iuf" and sym.dtype.kind in "iuf":
-                value = Tensor(value.data.astype(sym.dtype)) if not value.requires_grad else value
-            values[id(sym)] = value
-
-        def resolve(x):
-            return values[id(x)] if isinstance(x, SymbolicTensor) else x
-        for record in self._records:
-            args = map_structure(resolve, record.args)
-            kwargs = map_structure(resolve, record.kwargs)
-            result = record.layer(*args, **kwargs)
-            for sym, value in zip(flatten(record.outputs), flatten(result)):
-                values[id(sym)] = value
-        outputs = [values[id(o)] for o in self.outputs]
-        return outputs[0] if self._single_output else outputs
-
-    # -- compile and training ---------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
         """Choose optimizer, loss and metrics by object or Keras's string names.
 
@@ -269,7 +193,7 @@ class Model(Layer):
         saved = self._save_step_state(variables)
         try:
             value = self.train_step(x, y)
-            if type(self).train_step is not Model.train_step:  # an override may not check
+            if type(self).train_step is not Trainer.train_step:  # an override may not check
                 _refuse_non_finite(variables)
         except BaseException:
             for var, copy in zip(variables, saved[0]):
@@ -510,279 +434,6 @@ class Model(Layer):
         xs, _, n = self._standardize(x, method="predict_on_batch")
         return self._predict_arrays(xs, n, n)
 
-    def reset_states(self):
-        for layer in _walk_layers(self):
-            if layer is not self and hasattr(layer, "reset_states") and not isinstance(layer, Model):
-                layer.reset_states()
-
-    reset_state = reset_states
-
-    # -- summary ----------------------------------------------------------------------------
-    def summary(self, print_fn=print, line_length=80):
-        """Keras's table: layer (type), output shape, parameter count; then the totals."""
-        rows = self._summary_rows()
-        widths = (33, 26, line_length - 59)
-        lines = [f'Model: "{self.name}"', "_" * line_length,
-                 _row(("Layer (type)", "Output Shape", "Param #"), widths), "=" * line_length]
-        for i, row in enumerate(rows):
-            lines.append(_row(row, widths))
-            lines.append("=" * line_length if i == len(rows) - 1 else "_" * line_length)
-        trainable = sum(w.size for w in self.trainable_weights)
-        frozen = sum(w.size for w in self.non_trainable_weights)
-        nbytes = lambda ws: sum(w.data.nbytes for w in ws)
-        lines += [f"Total params: {trainable + frozen} ({_bytes(nbytes(self.weights))})",
-                  f"Trainable params: {trainable} ({_bytes(nbytes(self.trainable_weights))})",
-                  f"Non-trainable params: {frozen} ({_bytes(nbytes(self.non_trainable_weights))})",
-                  "_" * line_length]
-        for line in lines:
-            print_fn(line)
-
-    def _summary_rows(self):
-        if self._records is None:
-            if not self.built:
-                raise ValueError(f"model '{self.name}' has not been built yet: call it on data "
-                                 f"(or give the first layer an input shape) before summary()")
-            return [(f"{l.name} ({type(l).__name__})", "?", l.count_params()) for l in self._layers]
-        rows = {}  # one row per layer, as Keras: a shared layer is listed (and counted) once,
-        for record in self._records:  # with the output shape of its last call
-            shapes = [tuple(o.shape) for o in flatten(record.outputs)]
-            shape = shapes[0] if len(shapes) == 1 else shapes
-            rows.setdefault(id(record.layer), [f"{record.layer.name} ({type(record.layer).__name__})",
-                                               None, record.layer.count_params()])[1] = str(shape)
-        return [tuple(row) for row in rows.values()]
-
-    # -- saving -----------------------------------------------------------------------------
-    def save_weights(self, filepath):
-        """Write every weight to a .npz file (atomically: an interrupted save leaves the old file)."""
-        saving.save_weights(self, filepath)
-
-    def load_weights(self, filepath):
-        """Read weights saved by save_weights; a file that does not match leaves the model unchanged."""
-        saving.load_weights(self, filepath)
-
-    def save(self, filepath):
-        """Architecture (JSON config), weights and compile settings in one .npz file."""
-        payload = {"class_name": type(self).__name__ if isinstance(self, Sequential) else "Functional",
-                   "config": self.get_config(),
-                   "compile": getattr(self, "_compile_config", None)}
-        saving.save_archive(filepath, json.dumps(payload), self.get_weights())
-
-    def get_config(self):
-        if self._records is None:
-            raise NotImplementedError(f"subclassed model '{self.name}' cannot be saved as a config; "
-                                      f"use save_weights() instead")
-        layers = self.layers
-        index = {id(l): i for i, l in enumerate(layers)}
-        names = {}
-        for i, sym in enumerate(self.inputs):
-            names[id(sym)] = ["input", i]
-        for r, record in enumerate(self._records):
-            for k, sym in enumerate(flatten(record.outputs)):
-                names[id(sym)] = ["node", r, k]
-
-        def ref(x):
-            if isinstance(x, SymbolicTensor):
-                return {"__tensor__": names[id(x)]}
-            if isinstance(x, np.ndarray):
-                raise ValueError("a functional model whose layer calls take arrays cannot be saved")
-            return x
-        return {
-            "name": self.name,
-            "inputs": [{"shape": list(s.shape), "dtype": str(s.dtype), "name": s.name} for s in self.inputs],
-            "layers": [serialize_layer(l) for l in layers],
-            "nodes": [{"layer": index[id(r.layer)], "args": map_structure(ref, list(r.args)),
-                       "kwargs": map_structure(ref, r.kwargs)} for r in self._records],
-            "outputs": [names[id(o)] for o in self.outputs],
-            "single_input": self._single_input, "single_output": self._single_output,
-        }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        with loading_scope(custom_objects):
-            return cls._from_config(config)
-
-    @classmethod
-    def _from_config(cls, config):
-        layers = [deserialize_layer(spec) for spec in config["layers"]]
-        inputs = [Input(batch_shape=tuple(i["shape"]), dtype=i["dtype"], name=i["name"])
-                  for i in config["inputs"]]
-        produced = []
-
-        def resolve(x):  # a {"__tensor__": ...} reference is a leaf: map_structure would enter it
-            if isinstance(x, dict) and "__tensor__" in x:
-                where = x["__tensor__"]
-                return inputs[where[1]] if where[0] == "input" else flatten(produced[where[1]])[where[2]]
-            if isinstance(x, (list, tuple)):
-                return type(x)(resolve(v) for v in x)
-            if isinstance(x, dict):
-                return {k: resolve(v) for k, v in x.items()}
-            return x
-        for node in config["nodes"]:
-            args = resolve(node["args"])
-            produced.append(layers[node["layer"]](*args, **resolve(node["kwargs"])))
-        outputs = [resolve({"__tensor__": o}) for o in config["outputs"]]
-        return cls(inputs[0] if config["single_input"] else inputs,
-                   outputs[0] if config["single_output"] else outputs, name=config["name"])
-
-
-class Sequential(Model):
-    """A linear stack of layers: `Sequential([LSTM(32), Dense(1)])` or `.add()` one at a time."""
-
-    def __init__(self, layers=None, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
-        self._input = None
-        self.layers = []
-        for layer in layers or []:
-            self.add(layer)
-
-    def add(self, layer):
-        if isinstance(layer, SymbolicTensor):
-            if self.layers:
-                raise ValueError("an Input must come before every layer of a Sequential model")
-            self._input = layer
-            return
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a Layer; got {type(layer).__name__}")
-        self.layers.append(layer)
-        self._layers.append(layer)
-        first = self.layers[0]
-        if self._input is None and first._input_shape_arg is not None:
-            self._input = Input(shape=first._input_shape_arg,
-                                dtype="int64" if not first.autocast else None)
-        if self._input is not None:
-            self._build_graph()
-
-    def pop(self):
-        if not self.layers:
-            raise ValueError("pop() on an empty Sequential model")
-        layer = self.layers.pop()
-        self._layers.remove(layer)
-        self._records = None
-        if self.layers and self._input is not None:
-            self._build_graph()
-        return layer
-
-    def _build_graph(self):
-        x = self._input
-        for layer in self.layers:
-            x = layer(x)
-        if isinstance(x, (list, tuple)):
-            raise ValueError("every layer of a Sequential model must return one tensor; "
-                             f"{self.layers[-1].name} returns {len(x)}")
-        self.inputs, self.outputs = [self._input], [x]
-        self._single_input = self._single_output = True
-        self._records = [s.producer for s in self._chain()]
-        self.built = True
-
-    def _chain(self):
-        out, chain = self.outputs[0], []
-        while out.producer is not None:
-            chain.append(out)
-            out = out.producer.inputs[0]
-        return chain[::-1]
-
-    def build(self, input_shape=None):
-        if input_shape is not None and self._input is None:
-            self._input = Input(batch_shape=tuple(input_shape))
-            self._build_graph()
-
-    def call(self, inputs, training=None):
-        if not self.layers:
-            raise ValueError(f"Sequential model '{self.name}' has no layers")
-        for value in flatten(inputs):
-            if isinstance(value, Tensor):
-                _refuse_empty_batch(self, value.shape)
-        x = inputs
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def __call__(self, inputs, *args, **kwargs):
-        if self._records is None and not isinstance(inputs, SymbolicTensor) and self.layers:
-            shape = np.shape(inputs.data if isinstance(inputs, Tensor) else inputs)
-            dtype = np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs).dtype
-            self._input = Input(batch_shape=(None,) + tuple(shape[1:]),
-                                dtype=dtype if dtype.kind in "iu" else None)
-            self._build_graph()
-        return super().__call__(inputs, *args, **kwargs)
-
-    def get_config(self):
-        config = {"name": self.name,
-                  "layers": [serialize_layer(l) for l in self.layers]}
-        if self._input is not None:
-            config["input"] = {"shape": list(self._input.shape), "dtype": str(self._input.dtype)}
-        return config
-
-    @classmethod
-    def _from_config(cls, config):
-        model = cls(name=config.get("name"))
-        if config.get("input"):
-            model.add(Input(batch_shape=tuple(config["input"]["shape"]), dtype=config["input"]["dtype"]))
-        for spec in config["layers"]:
-            model.add(deserialize_layer(spec))
-        return model
-
-
-saving.serialization.add_builtin_classes(Sequential=Sequential, Functional=Model, Model=Model)
-
-
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A model saved with `model.save(filepath)`: architecture, weights and compile settings.
-
-    Safe by default: the file may name only minirnn's own layers and functions, those passed in
-    `custom_objects` ({name: class or function}; a function by its bare name) and those registered
-    with `minirnn.saving.register_keras_serializable`. A Lambda naming any other function by its
-    module path is refused unless `safe_mode=False`, which imports that module: only for files you
-    trust. Every weight array is checked against the model before any is read in full.
-    """
-    with saving.WeightsFile(filepath) as file:
-        payload = _model_payload(file)
-        with loading_scope(custom_objects, safe_mode, source=filepath):
-            cls = Sequential if payload["class_name"] == "Sequential" else Model
-            try:
-                model = cls._from_config(payload["config"])
-            except ConfigError:
-                raise
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
-                raise file.error(f"holds a model config that cannot be built "
-                                 f"({type(error).__name__}: {error})") from error
-        file.check_against(model.weights, f"model '{model.name}' built from its config")
-        weights = file.read_weights()
-    model.set_weights(weights)
-    spec = payload.get("compile")
-    if compile and spec and spec.get("optimizer") and spec.get("loss"):
-        try:
-            model.compile(optimizer=spec["optimizer"], loss=spec["loss"], metrics=spec.get("metrics"))
-        except (TypeError, ValueError) as error:
-            raise file.error(f"holds compile settings that cannot be used "
-                             f"({type(error).__name__}: {error}); load it with compile=False") from error
-    return model
-
-
-def _model_payload(file):
-    """The model file's JSON, checked for the entries load_model reads."""
-    if file.config_json is None:
-        raise file.error("holds weights only; use model.load_weights() for it")
-    try:
-        payload = json.loads(file.config_json)
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise file.error(f"holds a model config that is not valid JSON ({error})") from None
-    if not isinstance(payload, dict):
-        raise file.error(f"holds a model config that is not a JSON object: {type(payload).__name__}")
-    missing = [key for key in ("class_name", "config") if key not in payload]
-    if missing:
-        raise file.error(f"holds a model config without {missing} (has {sorted(payload)})")
-    if payload["class_name"] not in ("Sequential", "Functional"):
-        raise file.error(f"holds a model of class {payload['class_name']!r}; minirnn saves "
-                         f"'Sequential' and 'Functional' models")
-    if not isinstance(payload["config"], dict):
-        raise file.error(f"holds a model 'config' that is not a JSON object")
-    if not isinstance(payload.get("compile"), (dict, type(None))):
-        raise file.error(f"holds 'compile' settings that are not a JSON object")
-    return payload
-
-
-# -- helpers -------------------------------------------------------------------------------------
 
 def _as_loss(identifier):
     fn = losses_module.get(identifier)
@@ -790,38 +441,3 @@ def _as_loss(identifier):
         return fn
     return losses_module.LossFunctionWrapper(fn, name=getattr(fn, "__name__", None))
 
-
-def _walk_layers(layer):
-    stack, seen = [layer], set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack.extend(current._layers)
-
-
-def _check_shape(model, sym, shape):
-    expected = sym.shape
-    if len(shape) != len(expected) or any(e is not None and e != g for e, g in zip(expected, shape)):
-        raise ValueError(f"model '{model.name}' expects input '{sym.name}' of shape {expected}; "
-                         f"got {tuple(shape)}")
-
-
-def _refuse_empty_batch(model, shape, input_name=None):
-    if len(shape) and shape[0] == 0:
-        where = f" for input '{input_name}'" if input_name else ""
-        raise ValueError(f"model '{model.name}' got an empty batch (0 samples){where} of shape "
-                         f"{tuple(shape)}; a batch needs at least one sample")
-
-
-def _row(cells, widths):
-    return "".join(f" {str(c):<{w - 1}}" for c, w in zip(cells, widths)).rstrip()
-
-
-def _bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}"
-        n /= 1024.0

@@ -1,0 +1,198 @@
+"""The functional model: `Model(inputs, outputs)` over `Input(...)` tensors, run by replaying the
+recorded layer calls, and its JSON config; a subclassed Model overrides `call` instead. Training
+comes from the Trainer mixin, the summary table and the files from their own modules."""
+import numpy as np
+
+from .. import saving
+from ..layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
+from ..saving.registry import loading_scope
+from ..saving.serialization import deserialize_layer, serialize_layer
+from ..tensor import Tensor
+from .summary import print_summary
+from .training import Trainer, _as_list
+
+__all__ = ["Model"]
+
+
+class Model(Trainer, Layer):
+    """A trainable stack of layers.
+
+    Functional: `Model(inputs, outputs)` over `Input(...)` tensors. Subclassed: define layers in
+    `__init__` and the computation in `call(inputs, training=None)`.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)  # Trainer's state, over Layer's
+        self._records = None
+        if inputs is not None or outputs is not None:
+            self._init_graph(inputs, outputs)
+
+    # -- the functional graph ---------------------------------------------------------------
+    def _init_graph(self, inputs, outputs):
+        self._single_input = not isinstance(inputs, (list, tuple))
+        self._single_output = not isinstance(outputs, (list, tuple))
+        self.inputs, self.outputs = _as_list(inputs), _as_list(outputs)
+        for t in self.inputs + self.outputs:
+            if not isinstance(t, SymbolicTensor):
+                raise TypeError(f"Model(inputs, outputs) expects tensors from Input() and layer "
+                                f"calls on them; got {type(t).__name__}")
+        order, seen = [], set()
+
+        def visit(sym):  # depth-first over producers: a record comes after those it reads
+            stack = [(sym.producer, False)]
+            while stack:
+                record, expanded = stack.pop()
+                if record is None or (id(record) in seen and not expanded):
+                    continue
+                if expanded:
+                    if id(record) not in seen:
+                        seen.add(id(record))
+                        order.append(record)
+                    continue
+                stack.append((record, True))
+                stack.extend((s.producer, False) for s in record.inputs)
+        for out in self.outputs:
+            visit(out)
+        needed = [s for r in order for s in r.inputs if s.producer is None]
+        unknown = [s.name for s in needed if all(s is not i for i in self.inputs)]
+        if unknown:
+            raise ValueError(f"the outputs depend on Input tensors {unknown} that are not among "
+                             f"the model's inputs {[i.name for i in self.inputs]}")
+        self._records = order
+        self.layers = unique_by_identity(r.layer for r in order)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        if self._records is None:
+            raise NotImplementedError(f"{type(self).__name__} has no graph: build it as "
+                                      f"Model(inputs, outputs) or override call()")
+        given = _as_list(inputs)
+        if len(given) != len(self.inputs):
+            raise ValueError(f"model '{self.name}' expects {len(self.inputs)} input(s); got {len(given)}")
+        values = {}
+        for sym, value in zip(self.inputs, given):
+            value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+            _check_shape(self, sym, value.shape)
+            _refuse_empty_batch(self, value.shape, sym.name)
+            if value.dtype != sym.dtype and value.dtype.kind in "iuf" and sym.dtype.kind in "iuf":
+                value = Tensor(value.data.astype(sym.dtype)) if not value.requires_grad else value
+            values[id(sym)] = value
+
+        def resolve(x):
+            return values[id(x)] if isinstance(x, SymbolicTensor) else x
+        for record in self._records:
+            args = map_structure(resolve, record.args)
+            kwargs = map_structure(resolve, record.kwargs)
+            result = record.layer(*args, **kwargs)
+            for sym, value in zip(flatten(record.outputs), flatten(result)):
+                values[id(sym)] = value
+        outputs = [values[id(o)] for o in self.outputs]
+        return outputs[0] if self._single_output else outputs
+
+    def reset_states(self):
+        for layer in _walk_layers(self):
+            if layer is not self and hasattr(layer, "reset_states") and not isinstance(layer, Model):
+                layer.reset_states()
+
+    reset_state = reset_states
+
+    # -- summary ----------------------------------------------------------------------------
+    def summary(self, print_fn=print, line_length=80):
+        """Keras's table: layer (type), output shape, parameter count; then the totals."""
+        print_summary(self, print_fn, line_length)
+
+    # -- saving -----------------------------------------------------------------------------
+    def save_weights(self, filepath):
+        """Write every weight to a .npz file (atomically: an interrupted save leaves the old file)."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Read weights saved by save_weights; a file that does not match leaves the model unchanged."""
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath):
+        """Architecture (JSON config), weights and compile settings in one .npz file."""
+        from .model_io import save_model  # late: model_io builds models, so it imports this module
+        save_model(self, filepath)
+
+    def get_config(self):
+        if self._records is None:
+            raise NotImplementedError(f"subclassed model '{self.name}' cannot be saved as a config; "
+                                      f"use save_weights() instead")
+        layers = self.layers
+        index = {id(l): i for i, l in enumerate(layers)}
+        names = {}
+        for i, sym in enumerate(self.inputs):
+            names[id(sym)] = ["input", i]
+        for r, record in enumerate(self._records):
+            for k, sym in enumerate(flatten(record.outputs)):
+                names[id(sym)] = ["node", r, k]
+
+        def ref(x):
+            if isinstance(x, SymbolicTensor):
+                return {"__tensor__": names[id(x)]}
+            if isinstance(x, np.ndarray):
+                raise ValueError("a functional model whose layer calls take arrays cannot be saved")
+            return x
+        return {
+            "name": self.name,
+            "inputs": [{"shape": list(s.shape), "dtype": str(s.dtype), "name": s.name} for s in self.inputs],
+            "layers": [serialize_layer(l) for l in layers],
+            "nodes": [{"layer": index[id(r.layer)], "args": map_structure(ref, list(r.args)),
+                       "kwargs": map_structure(ref, r.kwargs)} for r in self._records],
+            "outputs": [names[id(o)] for o in self.outputs],
+            "single_input": self._single_input, "single_output": self._single_output,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        with loading_scope(custom_objects):
+            return cls._from_config(config)
+
+    @classmethod
+    def _from_config(cls, config):
+        layers = [deserialize_layer(spec) for spec in config["layers"]]
+        inputs = [Input(batch_shape=tuple(i["shape"]), dtype=i["dtype"], name=i["name"])
+                  for i in config["inputs"]]
+        produced = []
+
+        def resolve(x):  # a {"__tensor__": ...} reference is a leaf: map_structure would enter it
+            if isinstance(x, dict) and "__tensor__" in x:
+                where = x["__tensor__"]
+                return inputs[where[1]] if where[0] == "input" else flatten(produced[where[1]])[where[2]]
+            if isinstance(x, (list, tuple)):
+                return type(x)(resolve(v) for v in x)
+            if isinstance(x, dict):
+                return {k: resolve(v) for k, v in x.items()}
+            return x
+        for node in config["nodes"]:
+            args = resolve(node["args"])
+            produced.append(layers[node["layer"]](*args, **resolve(node["kwargs"])))
+        outputs = [resolve({"__tensor__": o}) for o in config["outputs"]]
+        return cls(inputs[0] if config["single_input"] else inputs,
+                   outputs[0] if config["single_output"] else outputs, name=config["name"])
+
+
+def _walk_layers(layer):
+    stack, seen = [layer], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(current._layers)
+
+
+def _check_shape(model, sym, shape):
+    expected = sym.shape
+    if len(shape) != len(expected) or any(e is not None and e != g for e, g in zip(expected, shape)):
+        raise ValueError(f"model '{model.name}' expects input '{sym.name}' of shape {expected}; "
+                         f"got {tuple(shape)}")
+
+
+def _refuse_empty_batch(model, shape, input_name=None):
+    if len(shape) and shape[0] == 0:
+        where = f" for input '{input_name}'" if input_name else ""
+        raise ValueError(f"model '{model.name}' got an empty batch (0 samples){where} of shape "
+                         f"{tuple(shape)}; a batch needs at least one sample")
