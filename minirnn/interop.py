@@ -62,12 +62,18 @@ _TANH, _RELU, _SIGMOID = (activations.get(name) for name in ("tanh", "relu", "si
 _MODES = {"RNN_TANH": (SimpleRNN, "tanh"), "RNN_RELU": (SimpleRNN, "relu"),
           "LSTM": (LSTM, None), "GRU": (GRU, None)}
 _KIND_BY_GATES = {1: "an RNN (1 gate)", 3: "a GRU (3 gates)", 4: "an LSTM (4 gates)"}
+_WITH_ARTICLE = {SimpleRNN: "a SimpleRNN", LSTM: "an LSTM", GRU: "a GRU"}
 
 
 # -- what a torch module's layer is, in minirnn's terms --------------------------------------
 
 def _describe(layer):
     return f"{type(layer).__name__} '{layer.name}'"
+
+
+def _a(cell):
+    """ "an LSTM", "a GRU", "a SimpleRNN" (the cell's minirnn class)."""
+    return next(text for kind, text in _WITH_ARTICLE.items() if isinstance(cell, kind))
 
 
 def _nonlinearity(layer):
@@ -119,9 +125,9 @@ def _directions(layer, what):
 
 
 def _stack(layer_or_list, what):
-    """[[(recurrent layer, key suffix)] for each PyTorch layer l0, l1, ...], checked to be one
-    PyTorch module: one kind of cell, one number of units, one bias setting, one direction count,
-    each layer's input as wide as the last one's output."""
+    """(layers, [[(recurrent layer, key suffix)] for each PyTorch layer l0, l1, ...]), checked to
+    be one PyTorch module: one kind of cell, one number of units, one bias setting, one direction
+    count, both directions concatenated between layers. (Input widths: `_input_widths`.)"""
     layers = list(layer_or_list) if isinstance(layer_or_list, (list, tuple)) else [layer_or_list]
     if not layers:
         raise ValueError(f"{what} must be a recurrent layer or a non-empty list of them; got an "
@@ -171,7 +177,10 @@ def _as_numpy(value, key):
 
 
 def _unwrap_module(source, nonlinearity):
-    """(state_dict Mapping, the nonlinearity or mode it claims or None, its cell type or None)."""
+    """(the state_dict Mapping, the cell type and nonlinearity the source claims (None, None when
+    it claims nothing), a phrase naming who claims it, for messages).
+
+    `source` is a state_dict, or a module with .state_dict() whose .mode names its cell."""
     mode = None
     if not isinstance(source, Mapping) and callable(getattr(source, "state_dict", None)):
         mode = getattr(source, "mode", None)  # an nn.RNN / nn.LSTM / nn.GRU, duck-typed
@@ -192,7 +201,9 @@ def _unwrap_module(source, nonlinearity):
             raise ValueError(f"from_torch argument `nonlinearity` is {nonlinearity!r} but the "
                              f"module's mode is {mode!r}")
         cell_type, mode_nonlinearity = SimpleRNN, nonlinearity
-    return source, cell_type, mode_nonlinearity
+    claim = (f"from_torch argument `nonlinearity`={nonlinearity!r} says" if nonlinearity else
+             f"the module's mode {mode!r} says")
+    return source, cell_type, mode_nonlinearity, claim
 
 
 def _expected_keys(stack):
@@ -263,7 +274,7 @@ def _gate_hint(cell, shape):
         other = _KIND_BY_GATES.get(shape[0] // cell.units)
         if other:
             return (f" ({shape[0]} rows = {shape[0] // cell.units} x {cell.units} units: the "
-                    f"state_dict of {other}, not of a {type(cell).__name__} ({cell.gates} "
+                    f"state_dict of {other}, not of {_a(cell)} ({cell.gates} "
                     f"gate{'s' if cell.gates > 1 else ''}))")
     return ""
 
@@ -301,18 +312,18 @@ def from_torch(layer, state_dict, *, nonlinearity=None):
     for the layout conventions.
     """
     what = "from_torch argument `layer`"
-    state_dict, cell_type, mode_nonlinearity = _unwrap_module(state_dict, nonlinearity)
+    state_dict, cell_type, mode_nonlinearity, claim = _unwrap_module(state_dict, nonlinearity)
     layers, stack = _stack(layer, what)
     target = " and ".join(_describe(l) for l in layers)
     first = stack[0][0][0]
-    if cell_type is not None and (type(first) is not cell_type or
+    if cell_type is not None and (not isinstance(first, cell_type) or
                                   mode_nonlinearity not in (None, _nonlinearity(first))):
         torch_name = {SimpleRNN: f"nn.RNN(nonlinearity={mode_nonlinearity!r})",
                       LSTM: "nn.LSTM", GRU: "nn.GRU"}[cell_type]
-        raise ValueError(f"from_torch: the weights are those of a {torch_name}; {target} is a "
-                         f"{type(first).__name__}"
-                         + (f" with activation {_nonlinearity(first)!r}"
-                            if isinstance(first, SimpleRNN) else ""))
+        layer_is = _a(first) + (f" with activation {_nonlinearity(first)!r}"
+                                if isinstance(first, SimpleRNN) else "")
+        raise ValueError(f"{claim} the weights are those of an {torch_name}; {target} is "
+                         f"{layer_is}")
 
     expected = _expected_keys(stack)
     _check_keys(state_dict, expected, target)
@@ -322,7 +333,9 @@ def from_torch(layer, state_dict, *, nonlinearity=None):
     for key, (cell, k, suffix, part) in expected.items():
         shape, meaning = _torch_shapes(cell, widths[k])[part]
         got = arrays[key].shape
-        if widths[k] is None or got != shape:
+        if widths[k] is None:  # an unbuilt layer 0 and a weight_ih_l0 that is not 2-D
+            shape, meaning = f"({cell.gates * cell.units}, input width)", "a 2-D array"
+        if got != shape:
             raise ValueError(f"state_dict[{key!r}] for {_describe(cell)} (layer {k}"
                              f"{', backward' if suffix else ''}) expects shape {shape} = "
                              f"{meaning}; got {got}{_gate_hint(cell, got)}")
