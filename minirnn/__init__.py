@@ -10,7 +10,7 @@ from . import layers
 from . import losses, metrics, optimizers, callbacks, saving
 from . import models
 from .models import Model, Sequential, Input, load_model
-from . import interop
+from . import interop, utils, preprocessing
 
 __version__ = "0.1.0"
 
