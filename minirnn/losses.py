@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from . import ops
+from .checks import check_float
 from .tensor import Tensor, primitive, unbroadcast, floatx
 
 __all__ = [
@@ -444,6 +445,7 @@ class MeanAbsoluteError(LossFunctionWrapper):
 
 class Huber(LossFunctionWrapper):
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        check_float(delta, "Huber argument `delta`", minimum=0.0, min_inclusive=False)
         super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=delta)
         self.delta = delta
 
