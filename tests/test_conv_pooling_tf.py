@@ -319,3 +319,23 @@ def test_cnn_lstm_trains_like_keras_with_sgd(float64, keras_float64):
     for g, e in zip(ours.get_weights(), theirs.get_weights()):
         assert_close(g, e, "float64")
     assert_close(ours.predict(x), theirs.predict(x, verbose=0), "float64")
+
+
+def test_variable_length_cnn_lstm_builds_and_predicts_like_keras():
+    # a functional graph is traced with 2 or 3 dummy steps, which a 5-step kernel does not fit
+    def build(lib):
+        ly = lib.layers
+        inputs = lib.Input((None, 3))
+        z = ly.Conv1D(4, 5, activation="relu", name="conv")(inputs)
+        z = ly.MaxPooling1D(3, strides=2, name="pool")(z)
+        z = ly.Conv1D(2, 3, strides=3, name="conv2")(z)
+        return lib.Model(inputs, ly.Dense(1, name="head")(ly.LSTM(3, name="rnn")(z)))
+    theirs, ours = build(keras), build(minirnn)
+    unknown = minirnn.layers.Conv1D(4, 5, strides=3)(minirnn.Input((None, 3)))
+    assert unknown.shape == (None, None, 4)
+    assert minirnn.layers.MaxPooling1D(4)(unknown).shape == (None, None, 4)
+    assert minirnn.layers.Conv1D(4, 5, strides=2)(minirnn.Input((7, 3))).shape == (None, 2, 4)
+    ours.set_weights(theirs.get_weights())
+    for steps in (20, 13):
+        x = make_array((2, steps, 3), steps).astype("float32")
+        assert_close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), "float32")

@@ -6,10 +6,13 @@ they are. The convolution is `ops.conv1d`: one matmul over the unfolded windows.
 """
 import re
 
+import numpy as np
+
 from .. import activations, initializers
 from ..checks import check_choice, check_int
 from ..conv_ops import conv_output_length, conv1d
-from .base import InputSpec, Layer, _unique_name
+from ..tensor import Tensor
+from .base import InputSpec, Layer, _unique_name, is_tracing
 
 __all__ = ["Conv1D", "Convolution1D"]
 
@@ -44,6 +47,19 @@ def padding_of(layer, value, choices):
         raise ValueError(f"{layer} argument `padding` must be one of {list(choices)}; got "
                          f"{value!r}")
     return value.lower()
+
+
+def stretch_traced_steps(inputs, steps_axis, span, stride):
+    """While a functional model is traced, steps of unknown length arrive as a dummy batch of 2
+    or 3 steps, which a long window does not fit. Stretched to span + (steps - 1) * stride steps,
+    a 'valid' window gives `steps` outputs: different for 2 and 3, so the output length is still
+    seen to be unknown."""
+    steps = inputs.shape[steps_axis]
+    if not is_tracing() or steps >= span:
+        return inputs
+    pad = [(0, 0)] * inputs.ndim
+    pad[steps_axis] = (0, span + (steps - 1) * stride - steps)
+    return Tensor(np.pad(inputs.data, pad))
 
 
 class Conv1D(Layer):
@@ -113,6 +129,10 @@ class Conv1D(Layer):
                                     description=self._layout())
 
     def call(self, inputs):
+        if self.padding == "valid":
+            inputs = stretch_traced_steps(inputs, 1 if self.data_format == "channels_last" else 2,
+                                          self.dilation_rate[0] * (self.kernel_size[0] - 1) + 1,
+                                          self.strides[0])
         self._check_fits(inputs.shape)
         x = inputs if self.data_format == "channels_last" else inputs.transpose((0, 2, 1))
         y = conv1d(x, self.kernel, stride=self.strides[0], dilation=self.dilation_rate[0],

@@ -11,7 +11,7 @@ from .. import ops
 from ..checks import check_bool
 from ..conv_ops import avg_pool1d, conv_output_length, max_pool1d
 from .base import InputSpec, Layer
-from .conv import data_format_of, keras_default_name, one_int, padding_of
+from .conv import data_format_of, keras_default_name, one_int, padding_of, stretch_traced_steps
 
 __all__ = ["MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
            "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D"]
@@ -44,6 +44,9 @@ class _Pooling1D(Layer):
         self._check_fits(input_shape)
 
     def call(self, inputs):
+        if self.padding == "valid":
+            inputs = stretch_traced_steps(inputs, 1 if self.data_format == "channels_last" else 2,
+                                          self.pool_size[0], self.strides[0])
         self._check_fits(inputs.shape)
         channels_first = self.data_format == "channels_first"
         x = inputs.transpose((0, 2, 1)) if channels_first else inputs
