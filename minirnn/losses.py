@@ -16,13 +16,13 @@ import warnings
 import numpy as np
 
 from . import ops
-from .checks import check_bool, check_fraction, check_int
+from .checks import check_bool, check_float, check_fraction, check_int
 from .layers.masks import get_mask
 from .tensor import Tensor, primitive, unbroadcast, floatx
 
 __all__ = [
     "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
-    "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Huber", "huber",
     "mean_squared_error", "mse", "mean_absolute_error", "mae", "binary_crossentropy",
     "categorical_crossentropy", "sparse_categorical_crossentropy",
     "get", "serialize", "deserialize", "EPSILON", "REDUCTIONS",
@@ -173,6 +173,19 @@ def mean_absolute_error(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     _check_broadcast("mean_absolute_error", y_true, y_pred)
     return ops.mean(ops.abs(ops.sub(y_true, y_pred)), axis=-1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """mean(0.5 * e**2 where |e| <= delta, else delta * |e| - 0.5 * delta**2, axis=-1), with
+    e = y_pred - y_true: quadratic near zero, linear beyond delta."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    _check_broadcast("huber", y_true, y_pred)
+    delta = y_pred.dtype.type(delta)
+    error = ops.sub(y_pred, y_true)
+    abs_error = ops.abs(error)
+    half = y_pred.dtype.type(0.5)
+    return ops.mean(ops.where(abs_error.data <= delta, half * ops.square(error),
+                              delta * abs_error - half * delta * delta), axis=-1)
 
 
 mse = MSE = mean_squared_error
@@ -440,6 +453,18 @@ def check_crossentropy_args(owner, from_logits, label_smoothing=0.0, axis=-1, ig
             None if ignore_class is None else check_int(ignore_class, arg("ignore_class")))
 
 
+class Huber(LossFunctionWrapper):
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        check_float(delta, "Huber argument `delta`", minimum=0.0, min_inclusive=False)
+        super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=delta)
+        self.delta = delta
+
+    def get_config(self):
+        # Keras leaves delta out of its config, so a saved Huber(delta=2) comes back with delta=1;
+        # it is kept here so that the round trip is faithful
+        return {**Loss.get_config(self), "delta": self.delta}
+
+
 class _SmoothedCrossentropy(LossFunctionWrapper):
     """Binary and categorical crossentropy: from_logits, label_smoothing and axis."""
     function = None  # set by each subclass
@@ -491,9 +516,11 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 # -- lookup --------------------------------------------------------------------------------------
 
 _CLASSES = {cls.__name__: cls for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
-                                          CategoricalCrossentropy, SparseCategoricalCrossentropy)}
+                                          CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                                          Huber)}
 _FUNCTIONS = {fn.__name__: fn for fn in (mean_squared_error, mean_absolute_error, binary_crossentropy,
-                                         categorical_crossentropy, sparse_categorical_crossentropy)}
+                                         categorical_crossentropy, sparse_categorical_crossentropy,
+                                         huber)}
 _ALIASES = {"mse": mean_squared_error, "MSE": mean_squared_error,
             "mae": mean_absolute_error, "MAE": mean_absolute_error,
             "bce": binary_crossentropy, "BCE": binary_crossentropy}

@@ -525,3 +525,4 @@ Tensor.reshape = lambda self, *shape: reshape(self, shape[0] if len(shape) == 1 
 Tensor.transpose = lambda self, *axes: transpose(self, axes=(axes[0] if len(axes) == 1 else axes) or None)
 Tensor.T = property(lambda self: transpose(self))
 Tensor.astype = cast
+from .conv_ops import conv1d, unfold1d, max_pool1d, avg_pool1d  # noqa: E402,F401  (conv_ops builds on the ops above)

@@ -4,3 +4,7 @@ from .core import (Dense, Embedding, Dropout, TimeDistributed, Activation, Flatt
                    RepeatVector, Masking, Lambda, Concatenate, Add, Multiply, Average)
 from .recurrent import RNN, SimpleRNN, LSTM, GRU, Bidirectional
 from .attention import Attention, AdditiveAttention, LuongAttention, BahdanauAttention
+from .conv import Conv1D, Convolution1D
+from .pooling import (MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                      MaxPool1D, AvgPool1D, GlobalAvgPool1D, GlobalMaxPool1D)
+from .normalization import BatchNormalization, LayerNormalization
