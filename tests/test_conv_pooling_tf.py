@@ -126,10 +126,10 @@ def test_after_embedding_with_mask_zero_matches_keras(make):
 
 def test_mask_leaves_pooling_as_in_keras():
     x = minirnn.layers.Masking()(with_padding(np.ones((2, 4, 3)), [4, 2]))
-    assert x._mask is not None
-    assert minirnn.layers.GlobalAveragePooling1D()(x)._mask is None
-    assert minirnn.layers.MaxPooling1D()(x)._mask is None
-    assert minirnn.layers.Conv1D(2, 2)(x)._mask is None
+    assert x._keras_mask is not None
+    assert minirnn.layers.GlobalAveragePooling1D()(x)._keras_mask is None
+    assert minirnn.layers.MaxPooling1D()(x)._keras_mask is None
+    assert minirnn.layers.Conv1D(2, 2)(x)._keras_mask is None
 
 
 # -- fixed numbers ---------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_global_average_pooling_mask_as_keras_test():
     x = np.arange(24.0).reshape(2, 3, 4)
     mask = np.array([[1, 1, 0], [0, 1, 0]], dtype=bool)
     t = minirnn.Tensor(x)
-    t._mask = mask
+    t._keras_mask = mask
     got = minirnn.layers.GlobalAveragePooling1D()(t).data
     np.testing.assert_array_equal(got, [(x[0, 0] + x[0, 1]) / 2, x[1, 1]])
 

@@ -122,7 +122,7 @@ def test_layer_normalization_matches_keras(make, shape, dtype):
 def test_layer_normalization_passes_the_mask_on():
     x = minirnn.layers.Masking()(with_padding(np.ones((2, 4, 3)), [4, 2]))
     y = minirnn.layers.LayerNormalization()(x)
-    np.testing.assert_array_equal(y._mask, [[1, 1, 1, 1], [1, 1, 0, 0]])
+    np.testing.assert_array_equal(y._keras_mask, [[1, 1, 1, 1], [1, 1, 0, 0]])
     compare_with_keras(_with_init(ln(), **INIT), with_padding(make_array((2, 4, 3), 1), [4, 2]),
                        "float64", 1, before=masking)
 
