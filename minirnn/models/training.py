@@ -180,16 +180,17 @@ class Trainer:
         bad = [v.name for v, g in zip(variables, grads) if g is not None and not np.isfinite(g).all()]
         if bad:
             raise NonFiniteLossError(f"gradients of {bad} are not finite")
-        self.optimizer.apply_gradients(zip(grads, variables))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+            self.optimizer.apply_gradients(zip(grads, variables))
         _refuse_non_finite(variables)
         self._update_metrics(y, y_pred)
         return value
 
     def _undoable_train_step(self, x, y):
-        """train_step, undone if it raises: the trainable weights, the optimizer's slots and its
-        iteration count are put back as they were, so a step that overflows (or fails in any
-        other way) leaves the last good state."""
-        variables = self.trainable_weights
+        """train_step, undone if it raises: every weight (the moving statistics of a
+        BatchNormalization too), the optimizer's slots and its iteration count are put back as
+        they were, so a step that overflows (or fails in any other way) leaves the last good state."""
+        variables = self.weights
         saved = self._save_step_state(variables)
         try:
             value = self.train_step(x, y)
