@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from .checks import check_bool
+from ..checks import check_bool
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
@@ -247,7 +247,7 @@ def _deserialize_schedule(config):
 
 # `from minirnn.optimizers.schedules import ExponentialDecay` reads like the Keras import it
 # replaces; registering the namespace as a module is what lets that import statement find it.
-schedules = types.ModuleType(__name__ + ".schedules", "Learning-rate schedules, as in "
+schedules = types.ModuleType(__package__ + ".schedules", "Learning-rate schedules, as in "
                              "keras.optimizers.schedules.")
 for _cls in (LearningRateSchedule, *_SCHEDULES.values()):
     setattr(schedules, _cls.__name__, _cls)
