@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 
 from ..checks import check_bool
+from ..naming import to_snake_case
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
@@ -55,12 +56,6 @@ def _number(name, value, interval):
     if not (math.isfinite(value) and _INTERVALS[interval](value)):
         raise ValueError(f"`{name}` must be a finite number {interval}; got {value!r}")
     return value
-
-
-def _snake_case(name):
-    # Keras's default optimizer names: "Adam" -> "adam", "RMSprop" -> "rm_sprop".
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,7 +315,7 @@ class Optimizer:
                              else _number("weight_decay", weight_decay, ">= 0"))
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a string; got {name!r}")
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self._learning_rate = self._check_learning_rate(learning_rate)
         self._iterations = 0
         self._variables = []      # model variables, in the order first seen
