@@ -366,6 +366,27 @@ def test_schedules_match_keras(name, kwargs):
     assert ours.get_config() == theirs.get_config()
 
 
+def test_schedules_is_a_module_of_its_own():
+    import importlib
+    module = importlib.import_module("minirnn.optimizers.schedules")
+    assert module is optimizers.schedules is schedules
+    assert module.__file__.endswith(os.path.join("optimizers", "schedules.py"))
+    decay = schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
+    assert schedules.deserialize(schedules.serialize(decay)).get_config() == decay.get_config()
+    theirs = keras.optimizers.schedules.serialize(
+        keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5))
+    assert schedules.deserialize(theirs).get_config() == decay.get_config()
+
+
+def test_package_exports_what_the_module_did():
+    for name in ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
+                 "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
+                 "InverseTimeDecay", "PolynomialDecay", "CosineDecay", "schedules", "get",
+                 "serialize", "deserialize"]:
+        assert name in optimizers.__all__ and hasattr(optimizers, name), name
+    assert optimizers.ExponentialDecay is schedules.ExponentialDecay
+
+
 def test_updates_stand_in_variables_in_place():
     class Var:
         def __init__(self, data):

@@ -1,4 +1,4 @@
-"""Optimizers with Keras 3's update rules, applied in place to NumPy arrays.
+"""The optimizer base class: Keras 3's update loop, applied in place to NumPy arrays.
 
 An optimizer updates *variables*: any object whose ``.data`` is a writeable floating-point
 ``numpy.ndarray`` (a minirnn ``Tensor``, or a stand-in). Every update writes into ``var.data``
@@ -21,234 +21,16 @@ Slots (momentum, velocity, ...) are created the first time a variable is seen, a
 in that order; the optimizer holds a reference to each variable, so the ``id`` it looks slots up
 by stays unique. Unlike Keras, a variable first seen in a later call simply gets fresh slots.
 """
-import math
-import numbers
 import re
-import sys
-import types
 import warnings
 
 import numpy as np
 
-from ..checks import check_bool
 from ..naming import to_snake_case
+from . import schedules
+from .arguments import checked_number
 
-__all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
-    "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "InverseTimeDecay",
-    "PolynomialDecay", "CosineDecay", "schedules", "get", "serialize", "deserialize",
-]
-
-_INTERVALS = {
-    ">= 0": lambda x: x >= 0,
-    "> 0": lambda x: x > 0,
-    "in [0, 1]": lambda x: 0 <= x <= 1,
-    "in [0, 1)": lambda x: 0 <= x < 1,
-}
-
-
-def _number(name, value, interval):
-    """``value`` as a float, or a TypeError/ValueError naming what was expected and what came."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number {interval}; got {value!r} "
-                        f"of type {type(value).__name__}")
-    value = float(value)
-    if not (math.isfinite(value) and _INTERVALS[interval](value)):
-        raise ValueError(f"`{name}` must be a finite number {interval}; got {value!r}")
-    return value
-
-
-# --------------------------------------------------------------------------------------------
-# Learning-rate schedules
-# --------------------------------------------------------------------------------------------
-
-class LearningRateSchedule:
-    """A learning rate that depends on the step: ``schedule(step) -> float``.
-
-    The optimizer calls it with its ``iterations`` before incrementing them, so the first update
-    uses ``schedule(0)``. Subclasses define ``__call__`` and ``get_config``.
-    """
-
-    def __call__(self, step):
-        raise NotImplementedError(f"{type(self).__name__} must define __call__(self, step)")
-
-    def get_config(self):
-        raise NotImplementedError(f"{type(self).__name__} must define get_config() "
-                                  "to be serializable")
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-def _decay_steps(value, name="decay_steps"):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number > 0; got {value!r} of type "
-                        f"{type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"`{name}` must be a number > 0; got {value!r}")
-    return value
-
-
-class _RateDecay(LearningRateSchedule):
-    """Shared by the decays of the form f(initial_learning_rate, decay_rate, step / decay_steps)."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate, ">= 0")
-        self.decay_steps = _decay_steps(decay_steps)
-        self.decay_rate = _number("decay_rate", decay_rate, ">= 0")
-        self.staircase = check_bool(staircase, "`staircase`")
-        self.name = name or type(self).__name__
-
-    def _progress(self, step):
-        p = float(step) / self.decay_steps
-        return math.floor(p) if self.staircase else p
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
-
-
-class ExponentialDecay(_RateDecay):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase=True``
-    the exponent is floored, so the rate drops in steps every ``decay_steps``."""
-
-    def __call__(self, step):
-        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
-
-
-class PiecewiseConstantDecay(LearningRateSchedule):
-    """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while
-    ``boundaries[i-1] < step <= boundaries[i]``, and ``values[-1]`` after the last boundary."""
-
-    def __init__(self, boundaries, values, name="PiecewiseConstant"):
-        boundaries, values = list(boundaries), list(values)
-        if len(boundaries) != len(values) - 1:
-            raise ValueError(f"PiecewiseConstantDecay expects one boundary fewer than values; got "
-                             f"{len(boundaries)} boundaries {boundaries} and {len(values)} "
-                             f"values {values}")
-        if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
-            raise ValueError(f"`boundaries` must be strictly increasing; got {boundaries}")
-        for value in values:
-            _number("a value of PiecewiseConstantDecay", value, ">= 0")
-        self.boundaries = boundaries
-        self.values = values
-        self.name = name
-
-    def __call__(self, step):
-        for boundary, value in zip(self.boundaries, self.values):
-            if step <= boundary:
-                return float(value)
-        return float(self.values[-1])
-
-    def get_config(self):
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
-
-
-class InverseTimeDecay(_RateDecay):
-    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; ``staircase=True``
-    floors ``step / decay_steps``."""
-
-    def __call__(self, step):
-        return self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step))
-
-
-class PolynomialDecay(LearningRateSchedule):
-    """From ``initial_learning_rate`` to ``end_learning_rate`` over ``decay_steps`` along
-    ``(1 - step / decay_steps) ** power``; ``cycle=True`` restarts with a longer period."""
-
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
-                 cycle=False, name="PolynomialDecay"):
-        self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate, ">= 0")
-        self.decay_steps = _decay_steps(decay_steps)
-        self.end_learning_rate = _number("end_learning_rate", end_learning_rate, ">= 0")
-        self.power = _number("power", power, ">= 0")
-        self.cycle = check_bool(cycle, "`cycle`")
-        self.name = name
-
-    def __call__(self, step):
-        step, decay_steps = float(step), float(self.decay_steps)
-        if self.cycle:
-            decay_steps *= 1.0 if step == 0 else math.ceil(step / decay_steps)
-        else:
-            step = min(step, decay_steps)
-        p = step / decay_steps
-        return ((self.initial_learning_rate - self.end_learning_rate) * (1 - p) ** self.power
-                + self.end_learning_rate)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
-                "power": self.power, "cycle": self.cycle, "name": self.name}
-
-
-class CosineDecay(LearningRateSchedule):
-    """Half a cosine from ``initial_learning_rate`` down to ``alpha * initial_learning_rate``
-    over ``decay_steps``, then flat. With ``warmup_target``, first a linear ramp from
-    ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps``, then the cosine
-    from ``warmup_target``."""
-
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
-                 warmup_target=None, warmup_steps=0):
-        self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate, ">= 0")
-        self.decay_steps = _decay_steps(decay_steps)
-        self.alpha = _number("alpha", alpha, ">= 0")
-        self.name = name
-        self.warmup_target = (None if warmup_target is None
-                              else _number("warmup_target", warmup_target, ">= 0"))
-        self.warmup_steps = _number("warmup_steps", warmup_steps, ">= 0")
-
-    def _decay(self, step, from_lr):
-        cosine_decayed = 0.5 * (1.0 + math.cos(math.pi * (step / self.decay_steps)))
-        return from_lr * ((1 - self.alpha) * cosine_decayed + self.alpha)
-
-    def __call__(self, step):
-        step = float(step)
-        if self.warmup_target is None:
-            return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
-        step = min(step, self.decay_steps + self.warmup_steps)
-        if step < self.warmup_steps:
-            delta = self.warmup_target - self.initial_learning_rate
-            return delta * (step / self.warmup_steps) + self.initial_learning_rate
-        return self._decay(step - self.warmup_steps, self.warmup_target)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
-                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
-
-
-_SCHEDULES = {cls.__name__: cls for cls in (
-    ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay, PolynomialDecay, CosineDecay)}
-
-
-def _serialize_schedule(schedule):
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
-
-
-def _deserialize_schedule(config):
-    """A schedule from ``{"class_name": ..., "config": {...}}`` (Keras's extra keys ignored)."""
-    name = config.get("class_name")
-    if name not in _SCHEDULES:
-        raise ValueError(f"Unknown learning-rate schedule {name!r}; known schedules: "
-                         f"{', '.join(sorted(_SCHEDULES))}")
-    return _SCHEDULES[name].from_config(dict(config.get("config", {})))
-
-
-# `from minirnn.optimizers.schedules import ExponentialDecay` reads like the Keras import it
-# replaces; registering the namespace as a module is what lets that import statement find it.
-schedules = types.ModuleType(__package__ + ".schedules", "Learning-rate schedules, as in "
-                             "keras.optimizers.schedules.")
-for _cls in (LearningRateSchedule, *_SCHEDULES.values()):
-    setattr(schedules, _cls.__name__, _cls)
-schedules.serialize = _serialize_schedule
-schedules.deserialize = _deserialize_schedule
-sys.modules[schedules.__name__] = schedules
+__all__ = ["Optimizer"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,7 +56,7 @@ def _clip_by_global_norm(grads, clipnorm):
 
 
 # --------------------------------------------------------------------------------------------
-# Optimizers
+# The optimizer loop
 # --------------------------------------------------------------------------------------------
 
 # Keras arguments minirnn has no counterpart for; a Keras config is accepted when they hold
@@ -308,11 +90,11 @@ class Optimizer:
         if sum(v is not None for v in clip.values()) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
                              "set; got " + ", ".join(f"{k}={v}" for k, v in clip.items()))
-        clip = {k: None if v is None else _number(k, v, "> 0") for k, v in clip.items()}
+        clip = {k: None if v is None else checked_number(k, v, "> 0") for k, v in clip.items()}
         self.clipnorm, self.clipvalue = clip["clipnorm"], clip["clipvalue"]
         self.global_clipnorm = clip["global_clipnorm"]
         self.weight_decay = (None if weight_decay is None
-                             else _number("weight_decay", weight_decay, ">= 0"))
+                             else checked_number("weight_decay", weight_decay, ">= 0"))
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a string; got {name!r}")
         self.name = name or to_snake_case(type(self).__name__)
@@ -329,21 +111,21 @@ class Optimizer:
 
     @staticmethod
     def _check_learning_rate(value):
-        if isinstance(value, LearningRateSchedule) or callable(value):
+        if isinstance(value, schedules.LearningRateSchedule) or callable(value):
             return value
-        return _number("learning_rate", value, ">= 0")
+        return checked_number("learning_rate", value, ">= 0")
 
     @property
     def learning_rate(self):
         """The learning rate of the next update, as a float (schedules read ``iterations``)."""
         lr = self._learning_rate
-        if isinstance(lr, LearningRateSchedule):
+        if isinstance(lr, schedules.LearningRateSchedule):
             value, source = lr(self._iterations), f"{type(lr).__name__} at step {self._iterations}"
         elif callable(lr):
             value, source = lr(), "the learning-rate callable"
         else:
             return lr
-        return _number(f"learning_rate (from {source})", value, ">= 0")
+        return checked_number(f"learning_rate (from {source})", value, ">= 0")
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -435,7 +217,7 @@ class Optimizer:
             raise ValueError(f"Optimizer state array 0 (iterations) must be a whole number "
                              f">= 0; got {iterations!r}")
         n_head = len(current) - len(self._slot_arrays())
-        learning_rate = (_number("learning_rate", state[1].item(), ">= 0")
+        learning_rate = (checked_number("learning_rate", state[1].item(), ">= 0")
                          if n_head == 2 else self._learning_rate)
         self._iterations = int(iterations)
         self._learning_rate = learning_rate
@@ -577,8 +359,8 @@ class Optimizer:
     def get_config(self):
         """The constructor arguments, as a dict ``from_config`` accepts."""
         lr = self._learning_rate
-        if isinstance(lr, LearningRateSchedule):
-            lr = _serialize_schedule(lr)
+        if isinstance(lr, schedules.LearningRateSchedule):
+            lr = schedules.serialize(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
                 "clipvalue": self.clipvalue}
@@ -592,199 +374,10 @@ class Optimizer:
                 raise ValueError(f"minirnn optimizers do not support `{key}`; the config sets "
                                  f"it to a value other than Keras's default {default!r}")
         if isinstance(config.get("learning_rate"), dict):
-            config["learning_rate"] = _deserialize_schedule(config["learning_rate"])
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
     def __repr__(self):
         return (f"{type(self).__name__}(name={self.name!r}, learning_rate="
                 f"{self._learning_rate!r}, iterations={self._iterations})")
 
-
-class SGD(Optimizer):
-    """Gradient descent, with optional (Nesterov) momentum, as Keras 3 writes it:
-    ``m = momentum * m - lr * g``; ``var += m``, or with Nesterov ``var += momentum * m - lr * g``.
-    """
-
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.momentum = _number("momentum", momentum, "in [0, 1]")
-        self.nesterov = check_bool(nesterov, "`nesterov`")
-
-    def _slot_groups(self):
-        return (("momentum",),) if self.momentum != 0 else ()
-
-    def update_step(self, grad, var, lr):
-        x = var.data
-        if self.momentum == 0:
-            x -= grad * lr
-            return
-        m = self._slot(var, "momentum")
-        m[...] = m * self.momentum - grad * lr
-        if self.nesterov:
-            x += m * self.momentum - grad * lr
-        else:
-            x += m
-
-    def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-
-class Adam(Optimizer):
-    """Adam with the bias correction folded into the step size, as Keras 3 computes it:
-    ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, ``var -= alpha * m / (sqrt(v) + eps)``.
-    ``amsgrad=True`` divides by the running maximum of ``v`` instead."""
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.beta_1 = _number("beta_1", beta_1, "in [0, 1)")
-        self.beta_2 = _number("beta_2", beta_2, "in [0, 1)")
-        self.epsilon = _number("epsilon", epsilon, "> 0")
-        self.amsgrad = check_bool(amsgrad, "`amsgrad`")
-
-    def _slot_groups(self):
-        # Keras creates the AMSGrad maxima after all the moments, so they come last.
-        return (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
-
-    def update_step(self, grad, var, lr):
-        x, m, v = var.data, self._slot(var, "momentum"), self._slot(var, "velocity")
-        dtype = x.dtype.type
-        t = dtype(self._iterations + 1)
-        # Scalars stay in the variable's dtype, so float32 rounds where Keras's float32 does.
-        alpha = lr * np.sqrt(1 - dtype(self.beta_2) ** t) / (1 - dtype(self.beta_1) ** t)
-        m += (grad - m) * (1 - self.beta_1)
-        v += (np.square(grad) - v) * (1 - self.beta_2)
-        if self.amsgrad:
-            v_hat = self._slot(var, "velocity_hat")
-            np.maximum(v_hat, v, out=v_hat)
-            v = v_hat
-        x -= (m * alpha) / (np.sqrt(v) + self.epsilon)
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (``var -= var * weight_decay * lr`` before each step),
-    on by default."""
-
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        if weight_decay is None:
-            raise ValueError("AdamW needs `weight_decay` to be a number; got None")
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm,
-                         clipvalue, global_clipnorm, name)
-
-
-class RMSprop(Optimizer):
-    """Divides the gradient by a running root mean square of past gradients, with epsilon
-    inside the square root as in Keras 3: ``var -= lr * g / sqrt(v + eps)``. ``centered=True``
-    subtracts the squared running mean gradient from ``v``; ``momentum`` accumulates steps."""
-
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.rho = _number("rho", rho, "in [0, 1]")
-        self.momentum = _number("momentum", momentum, "in [0, 1]")
-        self.epsilon = _number("epsilon", epsilon, "> 0")
-        self.centered = check_bool(centered, "`centered`")
-
-    def _slot_groups(self):
-        return ((("velocity",),) + ((("momentum",),) if self.momentum > 0 else ())
-                + ((("average_gradient",),) if self.centered else ()))
-
-    def update_step(self, grad, var, lr):
-        x, v, rho = var.data, self._slot(var, "velocity"), self.rho
-        v[...] = rho * v + (1 - rho) * np.square(grad)
-        if self.centered:
-            g_mean = self._slot(var, "average_gradient")
-            g_mean[...] = rho * g_mean + (1 - rho) * grad
-            denominator = v - np.square(g_mean) + self.epsilon
-        else:
-            denominator = v + self.epsilon
-        increment = lr * grad / np.sqrt(denominator)
-        if self.momentum > 0:
-            m = self._slot(var, "momentum")
-            m[...] = self.momentum * m + increment
-            x -= m
-        else:
-            x -= increment
-
-    def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
-
-
-class Adagrad(Optimizer):
-    """Per-element step sizes shrinking with the sum of squared gradients:
-    ``acc += g**2``; ``var -= lr * g / sqrt(acc + eps)``, ``acc`` starting at
-    ``initial_accumulator_value``."""
-
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.initial_accumulator_value = _number("initial_accumulator_value",
-                                                 initial_accumulator_value, ">= 0")
-        self.epsilon = _number("epsilon", epsilon, "> 0")
-        self._slot_initial_values = {"accumulator": self.initial_accumulator_value}
-
-    def _slot_groups(self):
-        return (("accumulator",),)
-
-    def update_step(self, grad, var, lr):
-        x, accumulator = var.data, self._slot(var, "accumulator")
-        accumulator += np.square(grad)
-        x -= lr * grad / np.sqrt(accumulator + self.epsilon)
-
-    def get_config(self):
-        return {**super().get_config(),
-                "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
-
-
-# --------------------------------------------------------------------------------------------
-# Lookup by name or config
-# --------------------------------------------------------------------------------------------
-
-_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
-
-
-def _optimizer_class(name):
-    cls = _OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f"Unknown optimizer {name!r}; known optimizers: "
-                         f"{', '.join(sorted(_OPTIMIZERS))}")
-    return cls
-
-
-def serialize(optimizer):
-    """``{"class_name": ..., "config": ...}`` for ``get`` / ``deserialize``."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
-
-
-def deserialize(config):
-    """An optimizer from ``serialize()``'s dict, or Keras's ``keras.optimizers.serialize()``."""
-    if "class_name" not in config:
-        raise ValueError(f"An optimizer config needs a 'class_name' key; got keys "
-                         f"{sorted(config)}")
-    return _optimizer_class(config["class_name"]).from_config(config.get("config", {}))
-
-
-def get(identifier):
-    """An optimizer from an instance (returned as is), a name such as ``"adam"`` (any case,
-    Keras's defaults), or a config dict ``{"class_name": ..., "config": {...}}``. ``None``
-    gives ``None``, as in Keras."""
-    if identifier is None or isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        return _optimizer_class(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"Could not interpret optimizer identifier {identifier!r}: expected an "
-                     "Optimizer, a name or a config dict")
