@@ -39,7 +39,7 @@ LOSS_AND_METRIC_CLASSES = [
 def test_every_class_is_collected():
     names = {cls.__name__ for cls in LAYER_CLASSES + OPTIMIZER_CLASSES}
     assert {"SimpleRNN", "GRU", "LSTM", "AdditiveAttention", "TimeDistributed", "RepeatVector",
-            "Bidirectional", "Dense", "SGD", "RMSprop"} <= names
+            "Bidirectional", "Dense", "SGD", "RMSprop", "Nadam", "Adamax"} <= names
     assert len(LOSS_AND_METRIC_CLASSES) > 5
 
 

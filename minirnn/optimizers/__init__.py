@@ -7,7 +7,7 @@ Learning-rate schedules live in ``minirnn.optimizers.schedules`` and are also ex
 """
 from . import schedules
 from .adagrad import Adagrad
-from .adam import Adam, AdamW
+from .adam import Adam, Adamax, AdamW, Nadam
 from .base import Optimizer
 from .rmsprop import RMSprop
 from .schedules import (CosineDecay, ExponentialDecay, InverseTimeDecay, LearningRateSchedule,
@@ -15,13 +15,14 @@ from .schedules import (CosineDecay, ExponentialDecay, InverseTimeDecay, Learnin
 from .sgd import SGD
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
+    "Optimizer", "SGD", "Adam", "AdamW", "Nadam", "Adamax", "RMSprop", "Adagrad",
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "InverseTimeDecay",
     "PolynomialDecay", "CosineDecay", "schedules", "get", "serialize", "deserialize",
 ]
 
-# Keras's string names: the class name in lower case ("adam", "rmsprop", "adamw").
-_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
+# Keras's string names: the class name in lower case ("adam", "rmsprop", "adamax").
+_OPTIMIZERS = {cls.__name__.lower(): cls
+               for cls in (SGD, Adam, AdamW, Nadam, Adamax, RMSprop, Adagrad)}
 
 
 def _optimizer_class(name):

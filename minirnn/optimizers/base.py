@@ -10,7 +10,8 @@ One call of ``apply_gradients`` does what Keras's does, in the same order:
 1. drop pairs whose gradient is ``None`` (with a warning),
 2. clip the gradients (``clipnorm``, ``global_clipnorm`` or ``clipvalue``),
 3. decay the weights (decoupled: ``var -= var * weight_decay * lr``),
-4. ``update_step(grad, var, lr)`` for each pair,
+4. ``_prepare_step()`` (optimizer-wide values such as Nadam's ``u_product``), then
+   ``update_step(grad, var, lr)`` for each pair,
 5. ``iterations += 1``.
 
 The learning rate (a float, a ``LearningRateSchedule`` evaluated at ``iterations`` before the
@@ -20,6 +21,8 @@ step 2, so a bad gradient leaves the variables, the slots and ``iterations`` as 
 Slots (momentum, velocity, ...) are created the first time a variable is seen, and kept in a list
 in that order; the optimizer holds a reference to each variable, so the ``id`` it looks slots up
 by stays unique. Unlike Keras, a variable first seen in a later call simply gets fresh slots.
+Shared slots (one scalar for the whole optimizer, such as Nadam's ``u_product``) are created
+with the first variables, in the first variable's dtype, as Keras creates them in ``build``.
 """
 import re
 import warnings
@@ -77,12 +80,16 @@ class Optimizer:
             At most one of the three clipping options may be set.
         name: a name; defaults to the class name in snake case, as in Keras.
 
-    A subclass defines ``update_step(grad, var, lr)``, ``_slot_groups()`` when it keeps slots,
-    and ``get_config()``.
+    A subclass defines ``update_step(grad, var, lr)``, ``_slot_groups()`` when it keeps slots
+    per variable, ``_shared_slot_initial_values`` and ``_prepare_step()`` when it keeps values
+    for the whole optimizer, and ``get_config()``.
     """
 
     # Initial value of each slot, by name, where it is not zero.
     _slot_initial_values = {}
+    # Slots of the whole optimizer (0-d arrays), by name, with their initial values; Keras
+    # lists them after all the per-variable slots.
+    _shared_slot_initial_values = {}
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None):
@@ -104,6 +111,7 @@ class Optimizer:
         self._shapes = []         # their shapes when first seen, which their slots have
         self._slots = []          # per model variable: {slot name: array like var.data}
         self._index = {}          # id(variable) -> position in the three lists above
+        self._shared_slots = {}   # {slot name: 0-d array}, made with the first variables
         self._exclude_ids = set()
         self._exclude_pattern = None
 
@@ -169,6 +177,10 @@ class Optimizer:
         variables = list(variables)
         for i, var in enumerate(variables):
             self._check_variable(i, var)
+        if variables and not self._shared_slots:
+            dtype = variables[0].data.dtype
+            self._shared_slots = {name: np.array(value, dtype=dtype)
+                                  for name, value in self._shared_slot_initial_values.items()}
         for var in variables:
             if id(var) in self._index:
                 continue
@@ -180,14 +192,15 @@ class Optimizer:
                 for group in self._slot_groups() for name in group})
 
     def _slot_arrays(self):
+        """Every slot array, per-variable ones first, in Keras's order of optimizer variables."""
         return [slots[name] for group in self._slot_groups()
-                for slots in self._slots for name in group]
+                for slots in self._slots for name in group] + list(self._shared_slots.values())
 
     @property
     def variables(self):
         """The optimizer's state in Keras's order: iterations, the learning rate (absent when it
-        is a schedule or callable), then the slots. Slot arrays are the live ones; the first
-        entries are snapshots."""
+        is a schedule or callable), then the slots of each variable, then the shared slots.
+        Slot arrays are the live ones; the first entries are snapshots."""
         head = [np.array(self._iterations, dtype=np.int64)]
         if not callable(self._learning_rate):
             head.append(np.array(self._learning_rate, dtype=np.float64))
@@ -228,8 +241,8 @@ class Optimizer:
 
     def _state(self, reuse=None):
         """What one update may change, copied: ``iterations``, how many variables are known,
-        and each known variable's slots. The learning rate is left out: an update never
-        changes it (a schedule only reads ``iterations``).
+        each known variable's slots, and the shared slots. The learning rate is left out: an
+        update never changes it (a schedule only reads ``iterations``).
 
         ``reuse``, an earlier ``_state()`` of this optimizer, lends its arrays (where shapes
         still match) so that taking a state before every step allocates nothing new.
@@ -245,18 +258,30 @@ class Optimizer:
                 copies.append(old)
             else:
                 copies.append({name: array.copy() for name, array in slots.items()})
-        return self._iterations, len(self._variables), copies
+        shared = reuse[3] if reuse is not None else {}
+        if shared.keys() == self._shared_slots.keys() and all(
+                shared[name].dtype == array.dtype for name, array in self._shared_slots.items()):
+            for name, array in self._shared_slots.items():
+                np.copyto(shared[name], array)
+        else:
+            shared = {name: array.copy() for name, array in self._shared_slots.items()}
+        return self._iterations, len(self._variables), copies, shared
 
     def _restore_state(self, state):
         """Put back a ``_state()``: slots and ``iterations`` as they were, and variables first
         seen since then forgotten (they get fresh slots when seen again)."""
-        iterations, known, copies = state
+        iterations, known, copies, shared = state
         for var in self._variables[known:]:
             del self._index[id(var)]
         del self._variables[known:], self._shapes[known:], self._slots[known:]
         for slots, saved in zip(self._slots, copies):
             for name, array in slots.items():
                 np.copyto(array, saved[name])
+        # Shared slots made by the undone update are dropped: the next variables remake them.
+        self._shared_slots = {name: self._shared_slots.get(name, np.empty_like(saved))
+                              for name, saved in shared.items()}
+        for name, saved in shared.items():
+            np.copyto(self._shared_slots[name], saved)
         self._iterations = iterations
 
     # -- weight decay ----------------------------------------------------------------------
@@ -328,6 +353,7 @@ class Optimizer:
         grads = [g.astype(v.data.dtype, copy=False)
                  for g, v in zip(self._clip_gradients(grads), variables)]
         self._apply_weight_decay(variables, learning_rate)
+        self._prepare_step()
         for grad, var in zip(grads, variables):
             self.update_step(grad, var, var.data.dtype.type(learning_rate))
         self._iterations += 1
@@ -348,6 +374,10 @@ class Optimizer:
             if self._use_weight_decay(var):
                 x = var.data
                 x -= x * x.dtype.type(self.weight_decay) * x.dtype.type(learning_rate)
+
+    def _prepare_step(self):
+        """Update the shared slots once per step, before the variables (``iterations`` is
+        still the count before this step)."""
 
     def update_step(self, grad, var, lr):
         """Update ``var.data`` in place. ``grad`` has ``var.data``'s shape and dtype; ``lr`` is
