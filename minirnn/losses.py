@@ -18,6 +18,7 @@ import numpy as np
 from . import ops
 from .checks import check_bool, check_float, check_fraction, check_int
 from .layers.masks import get_mask
+from .naming import to_snake_case
 from .tensor import Tensor, primitive, unbroadcast, floatx
 
 __all__ = [
@@ -358,15 +359,6 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
 
 # -- classes -------------------------------------------------------------------------------------
 
-def _snake(name):
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
-
-
 class Loss:
     """Base class: subclass and implement call(y_true, y_pred) -> per-sample losses (a Tensor).
 
@@ -377,7 +369,7 @@ class Loss:
     """
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
         self.dtype = None if dtype is None else np.dtype(dtype).name
 

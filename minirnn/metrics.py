@@ -17,6 +17,7 @@ import numpy as np
 from . import losses
 from .checks import check_float
 from .layers.masks import get_mask
+from .naming import to_snake_case
 from .tensor import Tensor, floatx, no_grad
 
 __all__ = [
@@ -105,7 +106,7 @@ class Metric:
     """Base class: update_state(...), result() -> float, reset_state(), name, get_config()."""
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or losses._snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.dtype = np.dtype(dtype or floatx()).name
 
     def update_state(self, *args, **kwargs):
@@ -329,7 +330,7 @@ _CLASSES = (Mean, MeanSquaredError, MeanAbsoluteError, Accuracy, BinaryAccuracy,
             SparseCategoricalAccuracy, BinaryCrossentropy, CategoricalCrossentropy,
             SparseCategoricalCrossentropy)
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({losses._snake(cls.__name__): cls for cls in _CLASSES})
+_BY_NAME.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
                  "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
 _ACCURACY_NAMES = ("accuracy", "acc")

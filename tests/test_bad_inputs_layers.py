@@ -353,6 +353,15 @@ arg_rows("RMSprop", lambda **kw: optimizers.RMSprop(**kw), [
 ])
 arg_rows("Adagrad", lambda **kw: optimizers.Adagrad(**kw), [
     ("initial_accumulator_value", -1.0, ValueError, ">= 0", "got -1.0")])
+for name in ("Nadam", "Adamax"):
+    arg_rows(name, lambda name=name, **kw: getattr(optimizers, name)(**kw), [
+        ("learning_rate", -0.1, ValueError, ">= 0", "-0.1"),
+        ("beta_1", 1.0, ValueError, r"in \[0, 1\)", "got 1.0"),
+        ("beta_2", "0.999", TypeError, r"must be a number in \[0, 1\)", "'0.999' of type str"),
+        ("epsilon", 0.0, ValueError, "> 0", "got 0.0"),
+        ("clipnorm", -1.0, ValueError, "> 0", "got -1.0"),
+        ("weight_decay", -0.1, ValueError, ">= 0", "got -0.1"),
+    ])
 arg_rows("AdamW", lambda **kw: optimizers.AdamW(**kw), [
     ("weight_decay", None, ValueError, "a number", "got None")])
 arg_rows("ExponentialDecay",

@@ -435,6 +435,41 @@ def test_training_goes_on_after_an_undone_step_as_if_it_never_happened(tmp_path)
                       {**state_of(twin.model), "identities": []})
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_nadam_u_product_is_put_back_with_a_refused_step(tmp_path):
+    """Nadam keeps one value for the whole optimizer besides the slots (u_product, which every
+    step multiplies); a refused step puts it back too, so training goes on as for a twin that
+    never tried that step."""
+    class Rate:
+        """1e-3, or 1e39 (inf in float32: every update is non-finite) while `overflow` is set."""
+        overflow = False
+
+        def __call__(self):
+            return 1e39 if self.overflow else 1e-3
+
+    def nadam_trained():
+        minirnn.set_random_seed(5)
+        rate = Rate()
+        model = Sequential([Input((T, D)), LSTM(3), Dense(1)], name="net")
+        model.compile(optimizer=optimizers.Nadam(learning_rate=rate), loss="mse")
+        x, y = data()
+        model.fit(x[:12], y[:12], epochs=1, batch_size=4, shuffle=False, verbose=0)
+        return context(model, x, y, tmp_path, rate=rate)
+
+    ctx, twin = nadam_trained(), nadam_trained()
+    before = state_of(ctx.model)
+    assert len(before["optimizer_arrays"]) == 2 * len(ctx.model.trainable_weights) + 1 + 1
+    ctx.rate.overflow = True
+    with pytest.raises(NonFiniteLossError):
+        ctx.model.train_on_batch(ctx.x[:4], ctx.y[:4])
+    assert_same_state(state_of(ctx.model), before)
+    ctx.rate.overflow = False
+    for model in (ctx.model, twin.model):
+        model.fit(ctx.x, ctx.y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert_same_state({**state_of(ctx.model), "identities": []},
+                      {**state_of(twin.model), "identities": []})
+
+
 def test_checkpoint_templates_that_fit_can_fill_still_save(tmp_path):
     ctx = adam_trained(tmp_path)
     every_epoch = callbacks.ModelCheckpoint(str(tmp_path / "e{epoch:02d}-{loss:.3f}-{val_mae:.3f}.npz"),
@@ -478,7 +513,9 @@ def test_compile_after_training_with_good_arguments_replaces_everything(tmp_path
     lambda: optimizers.SGD(learning_rate=0.1, momentum=0.5),
     lambda: optimizers.RMSprop(learning_rate=0.1, centered=True, momentum=0.3),
     lambda: optimizers.Adagrad(learning_rate=0.1),
-], ids=["adam-amsgrad", "sgd-momentum", "rmsprop-centered", "adagrad"])
+    lambda: optimizers.Nadam(learning_rate=0.1, weight_decay=0.05),
+    lambda: optimizers.Adamax(learning_rate=0.1, clipnorm=0.5),
+], ids=["adam-amsgrad", "sgd-momentum", "rmsprop-centered", "adagrad", "nadam", "adamax"])
 def test_optimizer_state_restore_undoes_one_update(make):
     rng = np.random.default_rng(7)
     old = SimpleNamespace(data=rng.normal(size=(3, 2)), name="old")
@@ -501,6 +538,11 @@ def test_optimizer_state_restore_undoes_one_update(make):
     assert all(again[2][0][k] is state[2][0][k] for k in state[2][0])
     for name, array in opt._slots[0].items():
         np.testing.assert_array_equal(again[2][0][name], array)
+    # the optimizer-wide slots (Nadam's u_product) are lent and refreshed the same way
+    assert again[3].keys() == opt._shared_slots.keys()
+    for name, array in opt._shared_slots.items():
+        assert again[3][name] is state[3][name]
+        np.testing.assert_array_equal(again[3][name], array)
 
 
 def test_an_undone_step_puts_back_batch_normalization_moving_statistics():

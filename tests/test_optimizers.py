@@ -78,6 +78,23 @@ CASES = [
                                               "momentum": 0.9, "centered": True}),
     ("rmsprop-clipvalue", "RMSprop", {"learning_rate": 0.01, "clipvalue": 0.5,
                                       "weight_decay": 0.1}),
+    ("nadam", "Nadam", {}),
+    ("nadam-hyper", "Nadam", {"learning_rate": 0.05, "beta_1": 0.8, "beta_2": 0.95,
+                              "epsilon": 1e-3}),
+    ("nadam-weight-decay", "Nadam", {"learning_rate": 0.05, "weight_decay": 0.2}),
+    ("nadam-clipnorm", "Nadam", {"learning_rate": 0.05, "clipnorm": 0.7}),
+    ("nadam-global-clipnorm-decay", "Nadam", {"learning_rate": 0.05, "global_clipnorm": 1.5,
+                                              "weight_decay": 0.1}),
+    ("nadam-exponential", "Nadam", {"learning_rate": schedule("ExponentialDecay",
+                                                              initial_learning_rate=0.05,
+                                                              decay_steps=3, decay_rate=0.5)}),
+    ("adamax", "Adamax", {}),
+    ("adamax-hyper", "Adamax", {"learning_rate": 0.05, "beta_1": 0.8, "beta_2": 0.95,
+                                "epsilon": 1e-3}),
+    ("adamax-weight-decay", "Adamax", {"learning_rate": 0.05, "weight_decay": 0.2}),
+    ("adamax-clipnorm", "Adamax", {"learning_rate": 0.05, "clipnorm": 0.7}),
+    ("adamax-clipvalue-decay", "Adamax", {"learning_rate": 0.05, "clipvalue": 0.3,
+                                          "weight_decay": 0.1}),
     ("adagrad", "Adagrad", {}),
     ("adagrad-global-clipnorm", "Adagrad", {"learning_rate": 0.1,
                                             "initial_accumulator_value": 0.5,
@@ -141,6 +158,32 @@ def make_pair(class_name, kwargs, dtype):
     return ours, theirs
 
 
+class PreciseCastOps:
+    """Keras's ``ops`` with ``cast`` of a Python float done straight in the target dtype.
+
+    Keras's Nadam writes its constant as ``ops.cast(0.96, var_dtype)``, which in float64 is
+    0.9599999785423279 (the float goes through float32 first); its ``u_product`` uses the exact
+    0.96. Float64 runs give Keras's Nadam these ops so that it computes the same formula at full
+    float64 precision and can serve as the reference at float64 tolerance."""
+
+    def __init__(self, ops):
+        self._ops = ops
+
+    def __getattr__(self, name):
+        return getattr(self._ops, name)
+
+    def cast(self, x, dtype):
+        if isinstance(x, float):
+            x = np.asarray(x, dtype=keras.backend.standardize_dtype(dtype))
+        return self._ops.cast(x, dtype)
+
+
+def precise_keras_casts(monkeypatch, class_name, dtype):
+    if class_name == "Nadam" and dtype == np.float64:
+        from keras.src.optimizers import nadam
+        monkeypatch.setattr(nadam, "ops", PreciseCastOps(nadam.ops))
+
+
 def keras_state(optimizer):
     return [np.asarray(v.numpy()) for v in optimizer.variables]
 
@@ -154,8 +197,9 @@ def assert_state_matches(ours, theirs, tolerance):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("case_id, class_name, kwargs", CASES, ids=CASE_IDS)
-def test_matches_keras_after_every_step(case_id, class_name, kwargs, dtype):
+def test_matches_keras_after_every_step(case_id, class_name, kwargs, dtype, monkeypatch):
     tolerance = TOLERANCE[dtype]
+    precise_keras_casts(monkeypatch, class_name, dtype)
     initial, grad_sets = make_problem(dtype, seed=sum(map(ord, case_id)))
     ours, theirs = make_pair(class_name, kwargs, dtype)
     variables = [minirnn.Tensor(x.copy(), requires_grad=True) for x in initial]
@@ -179,6 +223,11 @@ def test_matches_keras_after_every_step(case_id, class_name, kwargs, dtype):
     assert_state_matches(ours, theirs, tolerance)
 
 
+# Keras config keys for features minirnn does not have (accepted at their defaults).
+KERAS_ONLY_KEYS = ["use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+                   "gradient_accumulation_steps"]
+
+
 def assert_same_setting(ours, theirs, where):
     """Numbers to 1e-7 (Keras keeps some in float32); None, bools and strings exactly."""
     if isinstance(ours, (int, float)) and not isinstance(ours, bool) and theirs is not None:
@@ -188,9 +237,10 @@ def assert_same_setting(ours, theirs, where):
 
 
 def test_defaults_are_keras_defaults():
-    for name in ["sgd", "adam", "adamw", "rmsprop", "adagrad"]:
+    for name in ["sgd", "adam", "adamw", "nadam", "adamax", "rmsprop", "adagrad"]:
         ours = optimizers.get(name).get_config()
         theirs = keras.optimizers.get(name).get_config()
+        assert set(theirs) - set(ours) <= set(KERAS_ONLY_KEYS), name
         for key, value in ours.items():
             if key != "name":
                 assert_same_setting(value, theirs[key], (name, key))
@@ -198,7 +248,8 @@ def test_defaults_are_keras_defaults():
 
 @pytest.mark.parametrize("name, cls", [
     ("sgd", optimizers.SGD), ("Adam", optimizers.Adam), ("RMSPROP", optimizers.RMSprop),
-    ("adagrad", optimizers.Adagrad), ("AdamW", optimizers.AdamW)])
+    ("adagrad", optimizers.Adagrad), ("AdamW", optimizers.AdamW), ("nadam", optimizers.Nadam),
+    ("Adamax", optimizers.Adamax), ("ADAMAX", optimizers.Adamax)])
 def test_get_by_name_is_case_insensitive(name, cls):
     assert type(optimizers.get(name)) is cls
     assert type(keras.optimizers.get(name)).__name__ == cls.__name__
@@ -212,9 +263,10 @@ def test_get_passes_instances_and_configs_through():
 
 
 def test_unknown_name_lists_known_names():
-    with pytest.raises(ValueError, match="adamax") as info:
-        optimizers.get("adamax")
-    for name in ["sgd", "adam", "adamw", "rmsprop", "adagrad"]:
+    # Keras has Adadelta; minirnn does not.
+    with pytest.raises(ValueError, match="adadelta") as info:
+        optimizers.get("adadelta")
+    for name in ["sgd", "adam", "adamw", "nadam", "adamax", "rmsprop", "adagrad"]:
         assert name in str(info.value)
 
 
@@ -238,6 +290,8 @@ def test_config_round_trip(case_id, class_name, kwargs):
     ("Adam", {"learning_rate": 0.05, "amsgrad": True}),
     ("RMSprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True}),
     ("Adagrad", {"learning_rate": 0.1}),
+    ("Nadam", {"learning_rate": 0.05}),
+    ("Adamax", {"learning_rate": 0.05, "weight_decay": 0.1}),
 ])
 def test_state_loaded_from_keras_continues_like_keras(class_name, kwargs):
     initial, grad_sets = make_problem(np.float32, seed=7)
@@ -256,6 +310,81 @@ def test_state_loaded_from_keras_continues_like_keras(class_name, kwargs):
         theirs.apply_gradients(zip([tf.constant(g) for g in grads], tf_variables))
         for mine, reference in zip(variables, tf_variables):
             np.testing.assert_allclose(mine.data, reference.numpy(), **TOLERANCE[np.float32])
+
+
+@pytest.mark.parametrize("class_name, kwargs", [
+    ("Nadam", {"learning_rate": 0.05, "weight_decay": 0.1}),
+    ("Nadam", {"learning_rate": 0.05, "clipnorm": 0.7}),
+    ("Adamax", {"learning_rate": 0.05, "weight_decay": 0.1}),
+    ("Adamax", {"learning_rate": 0.05, "global_clipnorm": 1.0}),
+    ("Adam", {"learning_rate": 0.05, "amsgrad": True}),
+])
+def test_undone_updates_leave_no_trace_like_keras(class_name, kwargs):
+    """Before every real step an update is applied and undone with ``_state`` /
+    ``_restore_state`` (as a failed training step is): Keras, which never sees those updates,
+    must still match after each real step, shared slots such as Nadam's ``u_product`` too."""
+    initial, grad_sets = make_problem(np.float32, seed=13)
+    ours, theirs = make_pair(class_name, kwargs, np.float32)
+    variables = [minirnn.Tensor(x.copy()) for x in initial]
+    tf_variables = [tf.Variable(x.copy()) for x in initial]
+    state = None
+    for step, grads in enumerate(grad_sets):
+        state = ours._state(reuse=state)
+        weights = [v.data.copy() for v in variables]
+        # The undone update sees the variables in another order: if it were not undone whole,
+        # the slots (and Keras's order of them) would follow that order from the first step.
+        junk = [3.0 * g[::-1] for g in grads]
+        ours.apply_gradients(zip(junk[::-1], variables[::-1]))
+        ours.apply_gradients(zip(junk[::-1], variables[::-1]))
+        ours._restore_state(state)
+        for var, saved in zip(variables, weights):
+            np.copyto(var.data, saved)
+        assert ours.iterations == step
+
+        ours.apply_gradients(zip(grads, variables))
+        theirs.apply_gradients(zip([tf.constant(g) for g in grads], tf_variables))
+        for mine, reference in zip(variables, tf_variables):
+            np.testing.assert_allclose(mine.data, reference.numpy(), **TOLERANCE[np.float32],
+                                       err_msg=f"after step {step + 1}")
+        assert_state_matches(ours, theirs, TOLERANCE[np.float32])
+
+
+def test_undoing_the_first_nadam_update_drops_u_product():
+    var = minirnn.Tensor(np.ones(3, np.float64))
+    opt = optimizers.Nadam(learning_rate=0.1)
+    state = opt._state()
+    opt.apply_gradients([(np.ones(3), var)])
+    assert [a.dtype for a in opt.get_state()][-1] == np.float64
+    opt._restore_state(state)
+    assert len(opt.get_state()) == 2           # iterations and learning rate: no slots at all
+    # the next first variable decides u_product's dtype again, as Keras's build does
+    first = minirnn.Tensor(np.ones(2, np.float32))
+    opt.apply_gradients([(np.ones(2, np.float32), first), (np.ones(3), var)])
+    u_product = opt.get_state()[-1]
+    assert u_product.dtype == np.float32
+    assert u_product == np.float32(0.9) * (np.float32(1) - np.float32(0.5) * np.float32(0.96))
+
+
+def test_nadam_u_product_takes_the_first_variables_dtype_like_keras(monkeypatch):
+    """A float64 variable first, then float32 ones; Keras runs in float64 (see make_pair and
+    PreciseCastOps) so that its float64 variable is computed at full precision."""
+    initial, grad_sets = make_problem(np.float32, seed=17)
+    initial[0] = initial[0].astype(np.float64)
+    grad_sets = [[g.astype(x.dtype) for g, x in zip(grads, initial)] for grads in grad_sets]
+    ours, theirs = make_pair("Nadam", {"learning_rate": 0.05}, np.float64)
+    precise_keras_casts(monkeypatch, "Nadam", np.float64)
+    variables = [minirnn.Tensor(x.copy()) for x in initial]
+    tf_variables = [tf.Variable(x.copy()) for x in initial]
+    with KerasFloatx(np.float64):
+        for grads in grad_sets:
+            ours.apply_gradients(zip(grads, variables))
+            theirs.apply_gradients(zip([tf.constant(g) for g in grads], tf_variables))
+            for mine, reference in zip(variables, tf_variables):
+                assert mine.data.dtype == reference.numpy().dtype
+                np.testing.assert_allclose(mine.data, reference.numpy(),
+                                           **TOLERANCE[mine.data.dtype.type])
+    assert_state_matches(ours, theirs, TOLERANCE[np.float32])
+    assert ours.get_state()[-1].dtype == keras_state(theirs)[-1].dtype == np.float64
 
 
 def test_none_gradient_skips_its_variable_like_keras():
@@ -364,6 +493,27 @@ def test_schedules_match_keras(name, kwargs):
         assert ours(step) == pytest.approx(float(theirs(step)), rel=1e-6), step
     assert type(ours).from_config(ours.get_config()).get_config() == ours.get_config()
     assert ours.get_config() == theirs.get_config()
+
+
+def test_schedules_is_a_module_of_its_own():
+    import importlib
+    module = importlib.import_module("minirnn.optimizers.schedules")
+    assert module is optimizers.schedules is schedules
+    assert module.__file__.endswith(os.path.join("optimizers", "schedules.py"))
+    decay = schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
+    assert schedules.deserialize(schedules.serialize(decay)).get_config() == decay.get_config()
+    theirs = keras.optimizers.schedules.serialize(
+        keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5))
+    assert schedules.deserialize(theirs).get_config() == decay.get_config()
+
+
+def test_package_exports_what_the_module_did():
+    for name in ["Optimizer", "SGD", "Adam", "AdamW", "Nadam", "Adamax", "RMSprop", "Adagrad",
+                 "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
+                 "InverseTimeDecay", "PolynomialDecay", "CosineDecay", "schedules", "get",
+                 "serialize", "deserialize"]:
+        assert name in optimizers.__all__ and hasattr(optimizers, name), name
+    assert optimizers.ExponentialDecay is schedules.ExponentialDecay
 
 
 def test_updates_stand_in_variables_in_place():

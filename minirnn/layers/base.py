@@ -6,13 +6,13 @@ instead, which is how functional models are built.
 """
 import contextvars
 import inspect
-import re
 import threading
 
 import numpy as np
 
 from .. import initializers, ops
 from ..checks import as_checked_array, check_array, check_bool
+from ..naming import to_snake_case
 from ..tensor import Tensor, floatx, no_grad
 from .collector import gc_paused
 from .masks import get_mask, set_mask
@@ -32,10 +32,6 @@ def _unique_name(base):
         count = _NAME_COUNTS.get(base, 0)
         _NAME_COUNTS[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
-
-
-def _snake_case(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def map_structure(fn, obj):
@@ -155,7 +151,7 @@ class Layer:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{type(self).__name__} `name` must be a string or None; got {name!r} "
                             f"of type {type(name).__name__}")
-        self.name = name or _unique_name(_snake_case(type(self).__name__))
+        self.name = name or _unique_name(to_snake_case(type(self).__name__))
         self.dtype = str(np.dtype(dtype or floatx()))
         self.built = False
         self.input_spec = None
