@@ -435,7 +435,6 @@ def test_training_goes_on_after_an_undone_step_as_if_it_never_happened(tmp_path)
                       {**state_of(twin.model), "identities": []})
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
 def test_nadam_u_product_is_put_back_with_a_refused_step(tmp_path):
     """Nadam keeps one value for the whole optimizer besides the slots (u_product, which every
     step multiplies); a refused step puts it back too, so training goes on as for a twin that

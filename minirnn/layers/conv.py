@@ -4,7 +4,6 @@ x: (B, steps, channels) -> (B, out_steps, filters) for data_format="channels_las
 kernel (kernel_size, channels, filters), bias (filters,), so weights move to and from Keras as
 they are. The convolution is `ops.conv1d`: one matmul over the unfolded windows.
 """
-import re
 
 import numpy as np
 
@@ -12,18 +11,11 @@ from .. import activations, initializers
 from ..checks import check_choice, check_int
 from ..conv_ops import conv_output_length, conv1d
 from ..tensor import Tensor
-from .base import InputSpec, Layer, _unique_name, is_tracing
+from .base import InputSpec, Layer, is_tracing
 
 __all__ = ["Conv1D", "Convolution1D"]
 
 DATA_FORMATS = ("channels_last", "channels_first")
-
-
-def keras_default_name(cls):
-    """A new layer name by Keras's snake_case rule, which keeps a digit with the letters after
-    it: Conv1D -> 'conv1d', GlobalAveragePooling1D -> 'global_average_pooling1d'."""
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", cls.__name__)
-    return _unique_name(re.sub("([a-z])([A-Z])", r"\1_\2", name).lower())
 
 
 def one_int(layer, name, value):
@@ -91,7 +83,6 @@ class Conv1D(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        kwargs["name"] = kwargs.get("name") or keras_default_name(type(self))
         super().__init__(**kwargs)
         self.input_spec = InputSpec(ndim=3, description=self._layout())
 

@@ -11,7 +11,7 @@ from .. import ops
 from ..checks import check_bool
 from ..conv_ops import avg_pool1d, conv_output_length, max_pool1d
 from .base import InputSpec, Layer
-from .conv import data_format_of, keras_default_name, one_int, padding_of, stretch_traced_steps
+from .conv import data_format_of, one_int, padding_of, stretch_traced_steps
 
 __all__ = ["MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
            "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D"]
@@ -26,7 +26,6 @@ class _Pooling1D(Layer):
         self.strides = self.pool_size if strides is None else (one_int(layer, "strides", strides),)
         self.padding = padding_of(layer, padding, ("valid", "same"))
         self.data_format = data_format_of(layer, data_format)
-        kwargs["name"] = kwargs.get("name") or keras_default_name(type(self))
         super().__init__(**kwargs)
         self.input_spec = InputSpec(ndim=3, description=(
             "(batch, steps, channels)" if self.data_format == "channels_last"
@@ -81,7 +80,6 @@ class _GlobalPooling1D(Layer):
         layer = type(self).__name__
         self.data_format = data_format_of(layer, data_format)
         self.keepdims = check_bool(keepdims, f"{layer} argument `keepdims`")
-        kwargs["name"] = kwargs.get("name") or keras_default_name(type(self))
         super().__init__(**kwargs)
         self.input_spec = InputSpec(ndim=3, description=(
             "(batch, steps, features)" if self.data_format == "channels_last"
