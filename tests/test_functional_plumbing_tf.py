@@ -544,3 +544,16 @@ def test_old_configs_still_load():
     np.testing.assert_array_equal(model.predict(x, verbose=0), [[10.0, 10.0]])
     # and its config, written again, is still that format (no InputLayer among "layers")
     assert [s["class_name"] for s in model.get_config()["layers"]] == ["Dense"]
+
+
+@pytest.mark.parametrize("build", [seq2seq_training, nested_model, unused_input],
+                         ids=["seq2seq", "nested", "unused_input"])
+def test_model_file_keeps_keras_layer_order(build, tmp_path):
+    keras_model, model = build(keras), build(minirnn)
+    model.save(tmp_path / "m.npz")
+    loaded = minirnn.models.load_model(tmp_path / "m.npz")
+    assert classes(loaded) == classes(keras_model)
+    for ours, theirs in zip(loaded.layers, model.layers):
+        assert type(ours) is type(theirs) and ours.name == theirs.name
+        for a, b in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_array_equal(a, b)
