@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from .config_values import array_from_config, encode_value, is_array_config
 from .random import generator
 from .tensor import floatx
 
@@ -52,15 +53,29 @@ class Ones(Zeros):
 
 
 class Constant(Initializer):
+    """Fills a weight with `value`: a number, or an array that broadcasts to the weight's shape.
+    An array is saved in its config as Keras saves one ({"class_name": "__numpy__", ...})."""
+
     def __init__(self, value=0.0):
         super().__init__()
+        if is_array_config(value):
+            value = array_from_config(value, "Constant initializer `value`")
+        array = np.asarray(value) if not isinstance(value, (str, bytes, dict)) else None
+        if array is None or array.dtype.kind not in "biuf":
+            raise TypeError(f"Constant initializer `value` must be a number or an array of "
+                            f"numbers; got {value!r:.80} of type {type(value).__name__}")
         self.value = value
 
     def sample(self, shape, rng):
-        return np.full(shape, self.value)
+        value = np.asarray(self.value)
+        try:
+            return np.broadcast_to(value, shape).copy()
+        except ValueError:
+            raise ValueError(f"Constant initializer: its value of shape {value.shape} cannot fill "
+                             f"a weight of shape {shape}") from None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": encode_value(self.value)}
 
 
 class RandomNormal(Initializer):

@@ -1,5 +1,5 @@
 """Keras-compatible layers."""
-from .base import Layer, InputSpec, Input, SymbolicTensor
+from .base import Layer, InputLayer, InputSpec, Input, LayerNotCalledError, SymbolicTensor
 from .core import (Dense, Embedding, Dropout, TimeDistributed, Activation, Flatten, Reshape,
                    RepeatVector, Masking, Lambda, Concatenate, Add, Multiply, Average)
 from .recurrent import RNN, SimpleRNN, LSTM, GRU, Bidirectional

@@ -17,7 +17,8 @@ from ..tensor import Tensor, floatx, no_grad
 from .collector import gc_paused
 from .masks import get_mask, set_mask
 
-__all__ = ["Layer", "InputSpec", "SymbolicTensor", "Input", "map_structure", "flatten"]
+__all__ = ["Layer", "InputLayer", "InputSpec", "SymbolicTensor", "Input", "LayerNotCalledError",
+           "map_structure", "flatten"]
 
 _NAME_COUNTS = {}
 _NAME_LOCK = threading.Lock()  # layers made in several threads at once still get distinct names
@@ -49,6 +50,14 @@ def flatten(obj):
         return [leaf for o in obj for leaf in flatten(o)]
     if isinstance(obj, dict):
         return [leaf for v in obj.values() for leaf in flatten(v)]
+    return [obj]
+
+
+def _flatten_sorted(obj):
+    if isinstance(obj, (list, tuple)):
+        return [leaf for o in obj for leaf in _flatten_sorted(o)]
+    if isinstance(obj, dict):
+        return [leaf for key in sorted(obj) for leaf in _flatten_sorted(obj[key])]
     return [obj]
 
 
@@ -87,30 +96,39 @@ class InputSpec:
 
 class SymbolicTensor:
     """A placeholder in a functional model: a shape with None for unknown sizes, and the layer
-    call that produced it (None for an Input)."""
+    call that produced it (None for an Input, whose InputLayer is `input_layer`)."""
 
     def __init__(self, shape, dtype, producer=None, index=0, has_mask=False, name=None):
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
         self.producer, self.index, self.has_mask, self.name = producer, index, has_mask, name
+        self.input_layer = None
 
     ndim = property(lambda self: len(self.shape))
+
+    @property
+    def node(self):
+        """The call that made this tensor: a layer call, an InputLayer's own record, or None for a
+        tensor made by hand."""
+        if self.producer is not None:
+            return self.producer
+        return self.input_layer._inbound_records[0] if self.input_layer is not None else None
 
     def __repr__(self):
         return f"<SymbolicTensor shape={self.shape} dtype={self.dtype} name={self.name}>"
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
-    """The entry point of a functional model: a SymbolicTensor of shape (batch_size,) + shape."""
-    if batch_shape is None:
-        if shape is None:
-            raise ValueError("Input needs `shape` (without the batch axis) or `batch_shape`")
-        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-        batch_shape = (batch_size,) + shape
-    return SymbolicTensor(batch_shape, dtype or floatx(), name=name or _unique_name("input_layer"))
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+          name=None, optional=False):
+    """The entry point of a functional model: the SymbolicTensor of a new InputLayer, of shape
+    (batch_size,) + shape (or `batch_shape`)."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                       ragged=ragged, batch_shape=batch_shape, name=name, optional=optional)
+    return layer.output
 
 
 class _CallRecord:
-    """One layer call in a functional graph: the arguments (holding SymbolicTensors) and outputs."""
+    """One layer call in a functional graph: the arguments (holding SymbolicTensors) and outputs.
+    An InputLayer has one record with no arguments, whose output is its tensor."""
 
     def __init__(self, layer, args, kwargs, outputs):
         self.layer, self.args, self.kwargs, self.outputs = layer, args, kwargs, outputs
@@ -118,6 +136,21 @@ class _CallRecord:
     @property
     def inputs(self):
         return [x for x in flatten((self.args, self.kwargs)) if isinstance(x, SymbolicTensor)]
+
+    @property
+    def input_tensors(self):
+        """The SymbolicTensors among the arguments in Keras's order: keyword arguments by sorted
+        name, as Keras's tree.flatten walks a dict (this order decides a model's `layers`)."""
+        return [x for x in _flatten_sorted((self.args, self.kwargs)) if isinstance(x, SymbolicTensor)]
+
+    @property
+    def is_input(self):
+        return not self.input_tensors
+
+
+class LayerNotCalledError(AttributeError, ValueError):
+    """`layer.input` / `layer.output` of a layer never called on symbolic tensors. An
+    AttributeError as in Keras (so hasattr() answers False), and a ValueError for bad use."""
 
 
 class Layer:
@@ -147,6 +180,7 @@ class Layer:
                             f"{sorted(kwargs)}")
         object.__setattr__(self, "_layers", [])
         self._own_weights = []
+        self._inbound_records = []  # every symbolic call of this layer, first call first
         self._trainable = check_bool(trainable, f"{type(self).__name__} `trainable`")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{type(self).__name__} `name` must be a string or None; got {name!r} "
@@ -339,6 +373,7 @@ class Layer:
                                           name=f"{self.name}/output_{i}"))
         it = iter(outputs)
         record.outputs = map_structure(lambda _: next(it), runs[0])
+        self._inbound_records.append(record)
         return record.outputs
 
     def _dummy_call(self, inputs, args, kwargs, fill):
@@ -361,6 +396,43 @@ class Layer:
         finally:
             _TRACING.set(previous)
 
+    # -- the symbolic calls -----------------------------------------------------------------
+    @property
+    def input(self):
+        """The input tensor(s) of this layer's first symbolic call: one SymbolicTensor, or the list
+        of all of them (keyword arguments such as initial_state included), as Keras gives."""
+        return self._node_attribute(0, "input")
+
+    @property
+    def output(self):
+        """The output tensor(s) of this layer's first symbolic call: one SymbolicTensor, or the
+        list of them (an RNN with return_state=True gives [output, *states])."""
+        return self._node_attribute(0, "output")
+
+    def get_input_at(self, node_index):
+        """The input tensor(s) of this layer's symbolic call number `node_index` (0 = first)."""
+        return self._node_attribute(node_index, "input")
+
+    def get_output_at(self, node_index):
+        """The output tensor(s) of this layer's symbolic call number `node_index` (0 = first)."""
+        return self._node_attribute(node_index, "output")
+
+    def _node_attribute(self, node_index, what):
+        records = self._inbound_records
+        if not records:
+            raise LayerNotCalledError(
+                f"{self._describe()} has never been called on symbolic tensors (an Input or a "
+                f"layer's output) and thus has no defined {what}")
+        if isinstance(node_index, bool) or not isinstance(node_index, (int, np.integer)):
+            raise TypeError(f"{self._describe()}: node_index must be an int; got "
+                            f"{node_index!r} of type {type(node_index).__name__}")
+        if not 0 <= node_index < len(records):
+            raise ValueError(f"{self._describe()}: asked for the {what} of call {node_index}, but "
+                             f"the layer was called {len(records)} time(s) on symbolic tensors")
+        record = records[node_index]
+        values = record.input_tensors if what == "input" else flatten(record.outputs)
+        return values[0] if len(values) == 1 else values
+
     # -- configuration ----------------------------------------------------------------------
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
@@ -374,6 +446,65 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class InputLayer(Layer):
+    """The layer behind `Input(...)`: holds the model's entry tensor (`output`), has no weights and
+    is never called. Listed in a functional model's `layers`, as in Keras."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
+                 batch_shape=None, name=None, optional=False, **kwargs):
+        if "input_shape" in kwargs and shape is None:  # Keras's older names
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs and batch_shape is None:
+            batch_shape = kwargs.pop("batch_input_shape")
+        if shape is not None and batch_shape is not None:
+            raise ValueError(f"InputLayer takes `shape` or `batch_shape`, not both; got "
+                             f"shape={shape!r} and batch_shape={batch_shape!r}")
+        if batch_size is not None and batch_shape is not None:
+            raise ValueError(f"InputLayer takes `batch_size` or `batch_shape`, not both; got "
+                             f"batch_size={batch_size!r} and batch_shape={batch_shape!r}")
+        if shape is None and batch_shape is None:
+            raise ValueError("Input needs `shape` (without the batch axis) or `batch_shape`")
+        for flag, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
+            if value:
+                raise ValueError(f"InputLayer: {flag}=True is not supported (minirnn tensors are "
+                                 f"dense NumPy arrays); got {flag}={value!r}")
+        if batch_shape is None:
+            batch_size = _shape_dims((batch_size,), "InputLayer `batch_size`")
+            batch_shape = batch_size + _shape_dims(shape, "Input `shape`")
+        else:
+            batch_shape = _shape_dims(batch_shape, "Input `batch_shape`")
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.batch_shape = batch_shape
+        self.sparse = self.ragged = self.optional = False
+        self.built = True
+        tensor = SymbolicTensor(batch_shape, self.dtype, name=self.name)
+        tensor.input_layer = self
+        self._inbound_records.append(_CallRecord(self, (), {}, tensor))
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"InputLayer '{self.name}' is not called on data: use its tensor "
+                        f"(what Input() returns, or `.output`) to build a model")
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
+                "ragged": False, "name": self.name, "optional": False}
+
+
+def _shape_dims(shape, what):
+    """A shape as a tuple of ints >= 0 and Nones; an int stands for a shape of one axis."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{what} must be a tuple of ints (or None for unknown sizes); got "
+                        f"{shape!r} of type {type(shape).__name__}") from None
+    for d in dims:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0):
+            raise ValueError(f"{what} must hold ints >= 0 or None; got {shape!r}")
+    return tuple(None if d is None else int(d) for d in dims)
 
 
 class _Shaped:

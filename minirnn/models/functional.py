@@ -3,15 +3,17 @@ recorded layer calls, and its JSON config; a subclassed Model overrides `call` i
 comes from the Trainer mixin, the summary table and the files from their own modules."""
 import numpy as np
 
-from .. import saving
-from ..layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
+from .. import ops, saving
+from ..layers.base import Input, InputLayer, Layer, SymbolicTensor, flatten, map_structure
+from ..layers.masks import get_mask, set_mask
 from ..saving.registry import loading_scope
 from ..saving.serialization import deserialize_layer, serialize_layer
 from ..tensor import Tensor
+from .graph import map_graph
 from .summary import print_summary
 from .training import Trainer, _as_list
 
-__all__ = ["Model"]
+__all__ = ["Model", "adjust_input_rank", "input_rank_adjustment"]
 
 
 class Model(Trainer, Layer):
@@ -36,31 +38,25 @@ class Model(Trainer, Layer):
             if not isinstance(t, SymbolicTensor):
                 raise TypeError(f"Model(inputs, outputs) expects tensors from Input() and layer "
                                 f"calls on them; got {type(t).__name__}")
-        order, seen = [], set()
-
-        def visit(sym):  # depth-first over producers: a record comes after those it reads
-            stack = [(sym.producer, False)]
-            while stack:
-                record, expanded = stack.pop()
-                if record is None or (id(record) in seen and not expanded):
-                    continue
-                if expanded:
-                    if id(record) not in seen:
-                        seen.add(id(record))
-                        order.append(record)
-                    continue
-                stack.append((record, True))
-                stack.extend((s.producer, False) for s in record.inputs)
-        for out in self.outputs:
-            visit(out)
-        needed = [s for r in order for s in r.inputs if s.producer is None]
-        unknown = [s.name for s in needed if all(s is not i for i in self.inputs)]
-        if unknown:
-            raise ValueError(f"the outputs depend on Input tensors {unknown} that are not among "
-                             f"the model's inputs {[i.name for i in self.inputs]}")
-        self._records = order
-        self.layers = unique_by_identity(r.layer for r in order)
+        records, layers = map_graph(self.inputs, self.outputs)
+        # as given (one tensor, or a list or tuple of them): what `input` and `output` return
+        self._inputs_struct = inputs if self._single_input else type(inputs)(inputs)
+        self._outputs_struct = outputs if self._single_output else type(outputs)(outputs)
+        self._records = records
+        self.layers = layers  # InputLayers included, in Keras's order
         self.built = True
+
+    @property
+    def input(self):
+        """The model's input tensor, or the list (tuple) of them, as given to Model(inputs=...)."""
+        struct = self.__dict__.get("_inputs_struct")
+        return struct if struct is not None else Layer.input.fget(self)
+
+    @property
+    def output(self):
+        """The model's output tensor, or the list (tuple) of them, as given to Model(outputs=...)."""
+        struct = self.__dict__.get("_outputs_struct")
+        return struct if struct is not None else Layer.output.fget(self)
 
     def call(self, inputs, training=None):
         if self._records is None:
@@ -72,6 +68,7 @@ class Model(Trainer, Layer):
         values = {}
         for sym, value in zip(self.inputs, given):
             value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+            value = adjust_input_rank(sym.shape, value)
             _check_shape(self, sym, value.shape)
             _refuse_empty_batch(self, value.shape, sym.name)
             if value.dtype != sym.dtype and value.dtype.kind in "iuf" and sym.dtype.kind in "iuf":
@@ -119,7 +116,8 @@ class Model(Trainer, Layer):
         if self._records is None:
             raise NotImplementedError(f"subclassed model '{self.name}' cannot be saved as a config; "
                                       f"use save_weights() instead")
-        layers = self.layers
+        # the Input entries describe the InputLayers: the old format, which every file keeps
+        layers = [l for l in self.layers if not isinstance(l, InputLayer)]
         index = {id(l): i for i, l in enumerate(layers)}
         names = {}
         for i, sym in enumerate(self.inputs):
@@ -182,6 +180,31 @@ def _walk_layers(layer):
         seen.add(id(current))
         yield current
         stack.extend(current._layers)
+
+
+def input_rank_adjustment(expected_shape, shape):
+    """How Keras reconciles an input's rank with the declared one (Functional._adjust_input_rank):
+    "squeeze" for one extra trailing axis of size 1, "expand" for a missing last axis the model
+    declares of size 1, else None (the shapes are then compared as they are)."""
+    rank, expected = len(shape), len(expected_shape)
+    if rank == expected + 1 and shape[-1] == 1:
+        return "squeeze"
+    if rank == expected - 1 and expected and expected_shape[-1] == 1:
+        return "expand"
+    return None
+
+
+def adjust_input_rank(expected_shape, value):
+    """`value` (a Tensor) with its rank reconciled with `expected_shape` as Keras does; its mask,
+    on the leading axes that both shapes share, carried over."""
+    how = input_rank_adjustment(expected_shape, value.shape)
+    if how is None:
+        return value
+    adjusted = ops.squeeze(value, axis=-1) if how == "squeeze" else ops.expand_dims(value, -1)
+    mask = get_mask(value)
+    if mask is not None and np.shape(mask) == adjusted.shape[:np.ndim(mask)]:
+        set_mask(adjusted, mask)
+    return adjusted
 
 
 def _check_shape(model, sym, shape):

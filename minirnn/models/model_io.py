@@ -4,6 +4,7 @@ alone go through minirnn.saving (Model.save_weights / load_weights)."""
 import json
 
 from .. import saving
+from ..config_values import decode_arrays, json_default
 from ..saving.registry import loading_scope
 from ..saving.serialization import ConfigError
 from .functional import Model
@@ -17,7 +18,8 @@ def save_model(model, filepath):
     payload = {"class_name": type(model).__name__ if isinstance(model, Sequential) else "Functional",
                "config": model.get_config(),
                "compile": getattr(model, "_compile_config", None)}
-    saving.save_archive(filepath, json.dumps(payload), model.get_weights())
+    # arrays in configs (a Constant initializer's value, a Lambda's arguments) as Keras writes them
+    saving.save_archive(filepath, json.dumps(payload, default=json_default), model.get_weights())
 
 
 saving.serialization.add_builtin_classes(Sequential=Sequential, Functional=Model, Model=Model)
@@ -76,4 +78,8 @@ def _model_payload(file):
         raise file.error(f"holds a model 'config' that is not a JSON object")
     if not isinstance(payload.get("compile"), (dict, type(None))):
         raise file.error(f"holds 'compile' settings that are not a JSON object")
+    try:
+        payload["config"] = decode_arrays(payload["config"], "model config")
+    except ValueError as error:
+        raise file.error(f"holds a model config with an array that cannot be read ({error})") from None
     return payload

@@ -1,16 +1,19 @@
 """Sequential: a linear stack of layers, each fed the one output of the layer before."""
 import numpy as np
 
-from ..layers.base import Input, Layer, SymbolicTensor, flatten
+from ..layers.base import Input, InputLayer, Layer, LayerNotCalledError, SymbolicTensor, flatten
 from ..saving.serialization import deserialize_layer, serialize_layer
 from ..tensor import Tensor
-from .functional import Model, _refuse_empty_batch
+from .functional import Model, _refuse_empty_batch, adjust_input_rank
 
 __all__ = ["Sequential"]
 
 
 class Sequential(Model):
-    """A linear stack of layers: `Sequential([LSTM(32), Dense(1)])` or `.add()` one at a time."""
+    """A linear stack of layers: `Sequential([LSTM(32), Dense(1)])` or `.add()` one at a time.
+
+    `layers` holds the layers added, never an InputLayer (as in Keras 3): an `Input(...)` (or an
+    InputLayer) given first only declares the input shape."""
 
     def __init__(self, layers=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -20,6 +23,8 @@ class Sequential(Model):
             self.add(layer)
 
     def add(self, layer):
+        if isinstance(layer, InputLayer):
+            layer = layer.output
         if isinstance(layer, SymbolicTensor):
             if self.layers:
                 raise ValueError("an Input must come before every layer of a Sequential model")
@@ -41,19 +46,37 @@ class Sequential(Model):
             raise ValueError("pop() on an empty Sequential model")
         layer = self.layers.pop()
         self._layers.remove(layer)
-        self._records = None
+        self._forget_graph()
         if self.layers and self._input is not None:
             self._build_graph()
         return layer
 
+    def _forget_graph(self):
+        """Drop the graph: its calls leave the layers' call lists, so that `layer.output` names
+        the graph built next, not one the model no longer runs."""
+        for record in self._records or []:
+            calls = record.layer._inbound_records
+            if any(r is record for r in calls):
+                calls.remove(record)
+        self._records = None
+        self._inputs_struct = self._outputs_struct = None
+
     def _build_graph(self):
-        x = self._input
-        for layer in self.layers:
-            x = layer(x)
-        if isinstance(x, (list, tuple)):
-            raise ValueError("every layer of a Sequential model must return one tensor; "
-                             f"{self.layers[-1].name} returns {len(x)}")
+        calls_before = [len(layer._inbound_records) for layer in self.layers]
+        try:
+            x = self._input
+            for layer in self.layers:
+                x = layer(x)
+            if isinstance(x, (list, tuple)):
+                raise ValueError("every layer of a Sequential model must return one tensor; "
+                                 f"{self.layers[-1].name} returns {len(x)}")
+        except Exception:  # the calls of a graph that failed to build leave no trace
+            for layer, count in zip(self.layers, calls_before):
+                del layer._inbound_records[count:]
+            raise
+        self._forget_graph()
         self.inputs, self.outputs = [self._input], [x]
+        self._inputs_struct, self._outputs_struct = self._input, x
         self._single_input = self._single_output = True
         self._records = [s.producer for s in self._chain()]
         self.built = True
@@ -77,6 +100,8 @@ class Sequential(Model):
             if isinstance(value, Tensor):
                 _refuse_empty_batch(self, value.shape)
         x = inputs
+        if self._input is not None and isinstance(x, Tensor):
+            x = adjust_input_rank(self._input.shape, x)
         for layer in self.layers:
             x = layer(x)
         return x
@@ -89,6 +114,20 @@ class Sequential(Model):
                                 dtype=dtype if dtype.kind in "iu" else None)
             self._build_graph()
         return super().__call__(inputs, *args, **kwargs)
+
+    @property
+    def input(self):
+        if self.__dict__.get("_inputs_struct") is None:
+            raise LayerNotCalledError(f"Sequential model '{self.name}' has no defined input yet: "
+                                      f"give it an Input first, or call or build it")
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        if self.__dict__.get("_outputs_struct") is None:
+            raise LayerNotCalledError(f"Sequential model '{self.name}' has no defined output "
+                                      f"yet: give it an Input first, or call or build it")
+        return self._outputs_struct
 
     def get_config(self):
         config = {"name": self.name,

@@ -26,18 +26,20 @@ def print_summary(model, print_fn=print, line_length=80):
 
 
 def _layer_rows(model):
-    if model._records is None:
-        if not model.built:
-            raise ValueError(f"model '{model.name}' has not been built yet: call it on data "
-                             f"(or give the first layer an input shape) before summary()")
-        return [(f"{l.name} ({type(l).__name__})", "?", l.count_params()) for l in model._layers]
-    rows = {}  # one row per layer, as Keras: a shared layer is listed (and counted) once,
-    for record in model._records:  # with the output shape of its last call
-        shapes = [tuple(o.shape) for o in flatten(record.outputs)]
-        shape = shapes[0] if len(shapes) == 1 else shapes
-        rows.setdefault(id(record.layer), [f"{record.layer.name} ({type(record.layer).__name__})",
-                                           None, record.layer.count_params()])[1] = str(shape)
-    return [tuple(row) for row in rows.values()]
+    """One row per layer of `model.layers` (a functional model's InputLayers included, a
+    Sequential's never), as Keras: a shared layer listed once, with the output shape of its latest
+    call; a layer never called shows "?", one never built "0 (unbuilt)"."""
+    layers = model.layers if hasattr(model, "layers") else model._layers
+    return [(f"{l.name} ({type(l).__name__})", _output_shape(l),
+             l.count_params() if l.built else "0 (unbuilt)") for l in layers]
+
+
+def _output_shape(layer):
+    calls = layer._inbound_records
+    if not calls:
+        return "?"
+    shapes = [tuple(o.shape) for o in flatten(calls[-1].outputs)]
+    return str(shapes[0] if len(shapes) == 1 else shapes)
 
 
 def _row(cells, widths):
