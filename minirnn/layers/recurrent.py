@@ -413,6 +413,10 @@ class RNN(Layer):
         states = structure_states
         flat = flatten(states)
         out_prev, outputs, raw_hs = None, [], []
+        first = 0
+        if isinstance(self.cell, StackedRNNCells):     # bptt_gradients: the last cell's h
+            first = len(flatten(states)) - len(flatten(states[-1] if len(self.state_size) > 1
+                                                       else states))
         for i, t in enumerate(order):
             if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
                 states = _pack(states, [s.detach() for s in flatten(states)])
@@ -422,9 +426,10 @@ class RNN(Layer):
                 raise ValueError(f"{self._cell_description()} returned an output of type "
                                  f"{type(output).__name__}; expected a Tensor (batch, size)")
             new, new_flat = self._checked_new_states(new, states)
-            if new_flat[0].requires_grad:
-                new_flat[0].retain_grad()
-            raw_hs.append(new_flat[0])
+            h = new_flat[first]                        # the output cell's first state
+            if h.requires_grad:
+                h.retain_grad()
+            raw_hs.append(h)
             if mask is not None:
                 m = mask[:, t:t + 1]
                 new_flat = [ops.where(m, n, s) for n, s in zip(new_flat, flatten(states))]
