@@ -106,7 +106,7 @@ def train(cell_class, x, y, epochs, seed=0):
     return history.history["loss"], time.perf_counter() - start
 
 
-def main():
+def main(epochs=8):
     # 1. the hand-written backward, checked in float64 against autodiff and finite differences
     errors = minirnn.check_cell(PeepholeLSTMCell(5), input_shape=(3, 4))
     print("check_cell: largest relative errors", {k: f"{v:.1e}" for k, v in errors.items()})
@@ -116,13 +116,14 @@ def main():
     x = rng.standard_normal((512, 20, 2)).astype("float32")
     y = (np.sign(x[:, 1:, 0]) != np.sign(x[:, :-1, 0])).sum(axis=1, keepdims=True) / 10.0
     y = y.astype("float32")
-    losses, seconds = train(PeepholeLSTMCell, x, y, epochs=8)
-    ops_losses, ops_seconds = train(OpsOnlyPeepholeLSTMCell, x, y, epochs=8)
+    losses, seconds = train(PeepholeLSTMCell, x, y, epochs=epochs)
+    ops_losses, ops_seconds = train(OpsOnlyPeepholeLSTMCell, x, y, epochs=epochs)
     print(f"hand-written BPTT: loss {losses[0]:.4f} -> {losses[-1]:.4f} in {seconds:.1f} s")
     print(f"op-by-op autodiff: loss {ops_losses[0]:.4f} -> {ops_losses[-1]:.4f} in "
           f"{ops_seconds:.1f} s ({ops_seconds / seconds:.1f}x the time)")
     assert losses[-1] < 0.5 * losses[0], "the peephole LSTM should learn the task"
     assert np.allclose(losses, ops_losses, rtol=1e-3), "both paths train the same model"
+    return errors, losses, ops_losses
 
 
 if __name__ == "__main__":
