@@ -145,7 +145,7 @@ def test_custom_layer_trains_and_passes_gradcheck():
 
 
 def test_custom_cell_passes_check_cell_and_trains_like_its_ops_twin():
-    errors, losses, ops_losses = load("custom_cell").main(epochs=4)
+    errors, losses, ops_losses = load("custom_cell").main(epochs=8)
     assert errors["step autodiff of call"] < 1e-10 and errors["sequence"] < 1e-10
     assert losses[-1] < 0.5 * losses[0]
     np.testing.assert_allclose(losses, ops_losses, rtol=1e-4)
