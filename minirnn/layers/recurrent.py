@@ -544,6 +544,8 @@ class _StepCode:
         if callable(getattr(cell, "kernel_grad", None)):
             self.kernel_grad = cell.kernel_grad
 
+    # The first step of each kind is checked; once both passed, the cell's own methods take over
+    # (an instance attribute), so a long sequence pays for no checks per step.
     def step_forward(self, zx, states, W_h, b_h=None, rec_mask=None):
         result = self.cell.step_forward(zx, states, W_h, b_h, rec_mask)
         if not (isinstance(result, tuple) and len(result) == 2):
@@ -556,6 +558,7 @@ class _StepCode:
         if got != want:
             raise ValueError(f"{self.description}: step_forward returned {len(new)} state(s) of "
                              f"shapes {got}; expected {len(want)} of shapes {want}")
+        self.step_forward = self.cell.step_forward
         return new, cache
 
     def step_backward(self, dstates, cache, W_h):
@@ -569,6 +572,8 @@ class _StepCode:
         if got != want:
             raise ValueError(f"{self.description}: step_backward returned {len(dprev)} state "
                              f"gradient(s) of shapes {got}; expected {len(want)} of shapes {want}")
+        if isinstance(result[2], tuple):
+            self.step_backward = self.cell.step_backward
         return (result[0], result[1], dprev) + tuple(result[3:])
 
     def kernel_grad(self, caches, dzh_seq):
