@@ -9,6 +9,7 @@ from . import activations, initializers, random
 from . import layers
 from . import losses, metrics, optimizers, callbacks, saving
 from . import models
+from .cellcheck import check_cell, CellCheckError
 from .models import Model, Sequential, Input, load_model
 from . import interop, utils, preprocessing
 

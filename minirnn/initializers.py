@@ -181,6 +181,8 @@ _BY_NAME = {
     "random_uniform": RandomUniform, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_uniform": LecunUniform,
     "orthogonal": Orthogonal, "identity": Identity,
+    # Keras's short aliases (its docs' RNN cell examples use "uniform")
+    "uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
 }
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
 

@@ -19,7 +19,7 @@ def load(name):
 
 def test_every_example_is_tested():
     tested = {"addition", "keras_parity", "bptt_by_hand", "adding_problem", "char_rnn",
-              "custom_layer"}
+              "custom_layer", "custom_cell"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested | {"seq2seq_attention", "stateful_chunks"}
 
 
@@ -142,6 +142,13 @@ def test_custom_layer_trains_and_passes_gradcheck():
     assert losses[-1] < 0.5 * losses[0]
     assert worst < 1e-6
     assert minirnn.floatx() == "float32"
+
+
+def test_custom_cell_passes_check_cell_and_trains_like_its_ops_twin():
+    errors, losses, ops_losses = load("custom_cell").main(epochs=8)
+    assert errors["step autodiff of call"] < 1e-10 and errors["sequence"] < 1e-10
+    assert losses[-1] < 0.5 * losses[0]
+    np.testing.assert_allclose(losses, ops_losses, rtol=1e-4)
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 from .base import Layer, InputLayer, InputSpec, Input, LayerNotCalledError, SymbolicTensor
 from .core import (Dense, Embedding, Dropout, TimeDistributed, Activation, Flatten, Reshape,
                    RepeatVector, Masking, Lambda, Concatenate, Add, Multiply, Average)
+from .rnn_cells import SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells
 from .recurrent import RNN, SimpleRNN, LSTM, GRU, Bidirectional
 from .attention import Attention, AdditiveAttention, LuongAttention, BahdanauAttention
 from .conv import Conv1D, Convolution1D

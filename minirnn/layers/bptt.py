@@ -33,7 +33,8 @@ def run_sequence_forward(cell, zx, states0, W_h, b_h=None, rec_mask=None, keep=N
     return hs, states, caches
 
 
-def run_sequence_backward(cell, dys, dfinal_states, caches, W_h, keep=None, cuts=()):
+def run_sequence_backward(cell, dys, dfinal_states, caches, W_h, keep=None, cuts=(),
+                          weight_grads=None):
     """The BPTT loop, t = T-1 ... 0. dys (T, B, H) or None: the gradient reaching each step's h from
     outside (the outputs'); dfinal_states: the final states' gradients, n_states (B, H) (None, or
     None entries: zeros); keep as run_sequence_forward took it; cuts: the steps t after whose
@@ -41,14 +42,19 @@ def run_sequence_backward(cell, dys, dfinal_states, caches, W_h, keep=None, cuts
     Inputs and caches are left untouched, so it may run twice.
     Returns dzx (T, B, kH), dzh (T, B, kH) (the recurrent pre-activation's, which differs from dzx
     only for GRU with reset_after), dstates0 (tuple, the initial states' gradients) and seen
-    (T, B, H): dL/dh_t as step t's cell saw it (0 where masked)."""
+    (T, B, H): dL/dh_t as step t's cell saw it (0 where masked).
+    weight_grads: a list, for a cell whose step_backward also returns the gradients of further
+    weights of its own (a fourth item): each step's are added into it, in place."""
     T = len(caches)
-    B, H = caches[0].rec_in.shape[-2:]
-    dtype = caches[0].rec_in.dtype
-    dstates = tuple(np.zeros((B, H), dtype) if d is None else d
-                    for d in (dfinal_states or (None,) * cell.n_states))
-    dzx = np.empty((T, B, cell.gates * H), dtype)
-    dzh, seen = np.empty_like(dzx), np.empty((T, B, H), dtype)
+    if dfinal_states is None or any(d is None for d in dfinal_states):
+        B, H = caches[0].rec_in.shape[-2:]
+        dtype = caches[0].rec_in.dtype
+        dstates = tuple(np.zeros((B, H), dtype) if d is None else d
+                        for d in (dfinal_states or (None,) * cell.n_states))
+    else:                                              # given: their shapes are the states'
+        dstates = tuple(dfinal_states)
+    dzx = dzh = None                                   # (T, B, kH) each, once kH is seen
+    seen = np.empty((T,) + dstates[0].shape, dstates[0].dtype)
     for t in reversed(range(T)):
         if dys is not None:
             dstates = (dstates[0] + dys[t],) + tuple(dstates[1:])   # the output's gradient at t
@@ -57,7 +63,13 @@ def run_sequence_backward(cell, dys, dfinal_states, caches, W_h, keep=None, cuts
             passed = tuple(np.where(keep[t], 0, d) for d in dstates)
             dstates = tuple(np.where(keep[t], d, 0) for d in dstates)
         seen[t] = dstates[0]
-        dzx[t], dzh[t], dstates = cell.step_backward(dstates, caches[t], W_h)
+        dzx_t, dzh_t, dstates, *dweights = cell.step_backward(dstates, caches[t], W_h)
+        if dzx is None:
+            dzx, dzh = np.empty((T,) + dzx_t.shape, seen.dtype), np.empty((T,) + dzh_t.shape, seen.dtype)
+        dzx[t], dzh[t] = dzx_t, dzh_t
+        if dweights and weight_grads is not None:      # a cell's further weights, summed over steps
+            for total, d in zip(weight_grads, dweights[0]):
+                total += d
         if passed is not None:
             dstates = tuple(d + p for d, p in zip(dstates, passed))
         if t in cuts:
@@ -93,7 +105,7 @@ def _outputs_backward(dys_out, keep, zero_output, truncate):
 
 def reference_rnn(x, w_x, w_h, bias, states0, cell, time_mask=None, input_mask=None,
                   rec_mask=None, go_backwards=False, zero_output_for_mask=False, truncate=None,
-                  checkpoint=None, last_only=False, on_bptt=None, input_grad=True):
+                  checkpoint=None, last_only=False, on_bptt=None, input_grad=True, n_extra=0):
     """The whole recurrent layer in plain steps: fused_rnn's arguments and results (layers/fused.py),
     returned as (outputs, vjp) for its graph node. Initial states (given, or a stateful layer's
     carried ones) come in as states0; the final states go out beside the outputs.
@@ -102,7 +114,11 @@ def reference_rnn(x, w_x, w_h, bias, states0, cell, time_mask=None, input_mask=N
     backward pass reruns each segment's forward from its first state before going back through it.
     (Here the recomputed caches are then kept for the dW_h matmul over all timesteps: this path is
     for reading and checking; the fast path's recompute is the one that saves memory.)
+
+    n_extra: the last n_extra of states0 are not states but further weights of a cell of one's
+    own, which its steps read themselves; their gradients come back after the states'.
     """
+    states0, extras = tuple(states0[:len(states0) - n_extra]), states0[len(states0) - n_extra:]
     xs = np.swapaxes(x, 0, 1)                          # (T, B, D): time first
     keep = None if time_mask is None else np.swapaxes(time_mask, 0, 1)[:, :, None]   # (T, B, 1)
     if go_backwards:                                   # the sequence is processed back to front
@@ -128,17 +144,19 @@ def reference_rnn(x, w_x, w_h, bias, states0, cell, time_mask=None, input_mask=N
     hs = np.concatenate(hs)                            # (T, B, H)
     if checkpoint is not None:
         caches = None                                  # recomputed in backward
+    H = hs.shape[-1]
     ys = _outputs(hs, keep, zero_output_for_mask)
     y = ys[-1].copy() if last_only else np.swapaxes(ys, 0, 1)
 
     def vjp(grads):
-        d_outputs = np.zeros((T, B, hs.shape[-1]), hs.dtype)
+        d_outputs = np.zeros((T, B, H), hs.dtype)
         if last_only:
             d_outputs[-1] = grads[0]
         else:
             d_outputs[...] = np.swapaxes(grads[0], 0, 1)
         dys = _outputs_backward(d_outputs, keep, zero_output_for_mask, truncate)
-        dstates = tuple(np.array(g) for g in grads[1:])
+        dstates = tuple(np.array(g) for g in grads[1:1 + len(states0)])
+        dweights = [np.zeros(np.shape(e), hs.dtype) for e in extras]
         dzx, dzh = np.empty(zx.shape, zx.dtype), np.empty(zx.shape, zx.dtype)
         seen, all_caches = np.empty_like(hs), [None] * T
         for s in reversed(range(len(starts))):
@@ -151,7 +169,7 @@ def reference_rnn(x, w_x, w_h, bias, states0, cell, time_mask=None, input_mask=N
                                                         b_h, rec_mask, seg_keep)
             cuts = {t - start for t in range(max(start, 1), stop) if truncate and t % truncate == 0}
             dzx[start:stop], dzh[start:stop], dstates, seen[start:stop] = run_sequence_backward(
-                cell, dys[start:stop], dstates, seg_caches, w_h, seg_keep, cuts)
+                cell, dys[start:stop], dstates, seg_caches, w_h, seg_keep, cuts, dweights)
             all_caches[start:stop] = seg_caches
         if on_bptt is not None:
             on_bptt(seen)
@@ -170,6 +188,6 @@ def reference_rnn(x, w_x, w_h, bias, states0, cell, time_mask=None, input_mask=N
             if go_backwards:
                 dxs = dxs[::-1]
             dx = np.swapaxes(dxs, 0, 1)
-        return (dx, dw_x, dw_h, db) + tuple(dstates)
+        return (dx, dw_x, dw_h, db) + tuple(dstates) + tuple(dweights)
 
     return (y,) + tuple(states), vjp

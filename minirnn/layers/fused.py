@@ -35,14 +35,15 @@ _SEGMENT = 256  # timesteps whose input projection is computed (and weight gradi
 
 
 @primitive
-def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None, rec_mask=None,
+def fused_rnn(x, w_x, w_h, bias, *states0, cell, n_extra=0, time_mask=None, input_mask=None, rec_mask=None,
               go_backwards=False, zero_output_for_mask=False, truncate=None, checkpoint=None,
               last_only=False, on_bptt=None, input_grad=True, bptt="fast"):
     """The whole recurrent layer as one primitive.
 
     cell: the cell's step math (layers/cells.py). bptt: "fast" runs the cell's segment kernel
     (layers/kernels/), "reference" the plain loop over the cell's own steps (bptt.reference_rnn);
-    both give the same numbers.
+    both give the same numbers. A cell of one's own runs with bptt="reference"; its further
+    weights (read by its steps, graded by its step_backward) are the last n_extra of states0.
 
     x: (B, T, D); w_x: (D, kH); w_h: (H, kH); bias: (kH,), or (2, kH) for GRU reset_after
     (input bias, recurrent bias); states0: n_states arrays (B, H).
@@ -61,7 +62,7 @@ def fused_rnn(x, w_x, w_h, bias, *states0, cell, time_mask=None, input_mask=None
     if bptt == "reference":
         return reference_rnn(x, w_x, w_h, bias, states0, cell, time_mask, input_mask, rec_mask,
                              go_backwards, zero_output_for_mask, truncate, checkpoint, last_only,
-                             on_bptt, input_grad)
+                             on_bptt, input_grad, n_extra)
     kernel = kernel_for(cell)
     xs = np.swapaxes(x, 0, 1)                                    # (T, B, D)
     if go_backwards:

@@ -1,76 +1,38 @@
-"""SimpleRNN, LSTM and GRU: the layers, and the unrolled cells built from primitive ops.
+"""RNN(cell): a cell run over a sequence; SimpleRNN, LSTM and GRU are RNN over their cells.
 
-Two paths compute the same function:
+Which path runs depends on the cell:
 
-* fused (``unroll=False``): the whole sequence is one graph node (layers/fused.py). Its forward
-  hoists the input projection ``X @ W_x + b`` out of the loop and runs the cell per timestep; its
-  VJP is the BPTT loop ``t = T-1 ... 0`` over the cell's hand-derived backward step, and forms
-  ``dW_x`` and ``dW_h`` each with one matmul over all timesteps. ``bptt="fast"`` (the default)
-  runs the cell's segment kernel (layers/kernels/), ``bptt="reference"`` the plain loop over the
-  cell's step_forward / step_backward (layers/bptt.py): the same numbers, one written for speed,
-  the other for reading.
-* unrolled (``unroll=True``): the same cell built from primitive ops, one set of graph nodes per
-  timestep; the autodiff engine derives BPTT by itself.
+* a built-in cell (SimpleRNNCell, LSTMCell, GRUCell, or a StackedRNNCells of them) with
+  ``unroll=False``: the fused op (layers/fused.py), the whole sequence as one graph node per cell.
+  Its forward hoists the input projection ``X @ W_x + b`` out of the loop and runs the cell's step
+  per timestep; its VJP is the BPTT loop ``t = T-1 ... 0`` over the cell's hand-derived backward
+  step, and forms ``dW_x`` and ``dW_h`` each with one matmul over all timesteps. ``bptt="fast"``
+  (the default) runs the cell's segment kernel (layers/kernels/), ``bptt="reference"`` the plain
+  loop over the cell's step_forward / step_backward (layers/bptt.py).
+* a cell of your own with hand-written ``step_forward`` / ``step_backward`` (see RNN's docstring):
+  the same fused op over them, in the plain loop of layers/bptt.py; no per-op graph.
+* otherwise (``unroll=True``, or a cell with only a ``call``): a Python loop over timesteps calling
+  the cell (a built-in cell's step from primitive ops over inputs projected once); the engine
+  derives BPTT from the recorded ops.
 
-After a backward pass, `bptt_gradients` holds dL/dh_t for every processed timestep,
-shape (timesteps, batch, units), whichever path ran.
+After a backward pass, `bptt_gradients` holds dL/dh_t (the first state's gradient) for every
+processed timestep, shape (timesteps, batch, state size), whichever path ran.
 """
+import copy
+
 import numpy as np
 
-from .. import activations, initializers, ops
-from ..checks import check_bool, check_choice, check_fraction, non_negative_int, positive_int
-from ..random import generator
+from .. import ops
+from ..checks import check_bool, check_choice, positive_int
 from ..tensor import Tensor
-from . import cells
-from .base import InputSpec, Layer, _Shaped, flatten, is_tracing
+from .base import InputSpec, Layer, _Shaped, _snake_case, _unique_name, flatten, is_tracing
 from .fused import BPTT_MODES, fused_rnn
+from .rnn_cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _BuiltinCell,
+                        _gru_step, _lstm_step, _simple_rnn_step, cell_output_size,
+                        check_cell_protocol)
 
-__all__ = ["SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"]
+__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
 
-
-# -- the unrolled path: the same cells from primitive ops ------------------------------------------
-
-def _simple_rnn_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
-    h_prev = states[0] if rec_mask is None else states[0] * rec_mask
-    return (act(ops.addmm(zx, h_prev, w_h)),)
-
-
-def _lstm_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
-    h_prev, c_prev = states
-    if rec_mask is not None:
-        h_prev = h_prev * rec_mask
-    z = ops.addmm(zx, h_prev, w_h)
-    if ract in activations.BLOCKWISE:              # one call for the gates i, f, o
-        i, f, _, o = ops.split(ract(z), 4, axis=1)  # (and the unused c block)
-        H = c_prev.shape[-1]
-        g = act(z[:, 2 * H:3 * H])
-    else:
-        i, f, g, o = ops.split(z, 4, axis=1)
-        i, f, g, o = ract(i), ract(f), act(g), ract(o)
-    c = f * c_prev + i * g
-    return (o * act(c), c)
-
-
-def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
-    h_prev = states[0]
-    h_rec = h_prev if rec_mask is None else h_prev * rec_mask
-    H = h_prev.shape[-1]
-    x_zr, x_h = zx                                 # GRU._per_step's pair
-    if reset_after:
-        h_zr, h_h = ops.split(ops.addmm(b_h, h_rec, w_h), [2 * H], axis=1)
-        zr = x_zr + h_zr
-    else:
-        zr = ops.addmm(x_zr, h_rec, w_h[:, :2 * H])
-    if ract in activations.BLOCKWISE:              # one call for both gates
-        z, r = ops.split(ract(zr), 2, axis=1)
-    else:
-        z, r = ops.split(zr, 2, axis=1)
-        z, r = ract(z), ract(r)
-    hh = act(x_h + r * h_h) if reset_after else act(x_h + (r * h_rec) @ w_h[:, 2 * H:])
-    return (hh + z * (h_prev - hh),)               # = z h_prev + (1 - z) hh, as the fused cell
-
-
-# -- the layers ----------------------------------------------------------------------------------
 
 def _check_not_empty(layer, batch, timesteps, shape, call="",
                      expected="(batch, timesteps, features)"):
@@ -92,8 +54,82 @@ def _check_sequence(layer, inputs):
         _check_not_empty(layer, shape[0], shape[1], shape)
 
 
+def _has_step_code(cell):
+    """A cell of one's own with a hand-written backward (RNN's docstring gives the protocol)."""
+    return not isinstance(cell, (_BuiltinCell, StackedRNNCells)) and all(
+        callable(getattr(cell, name, None)) for name in ("step_forward", "step_backward"))
+
+
+def _reset_dropout(cell):
+    if isinstance(cell, _BuiltinCell):
+        cell.reset_dropout_masks()
+    for inner in getattr(cell, "cells", ()) if isinstance(cell, StackedRNNCells) else ():
+        _reset_dropout(inner)
+
+
+def _pack(structure, flat):
+    """flat (a list) packed as `structure` (nested lists), in flatten's order."""
+    it = iter(flat)
+
+    def pack(s):
+        return [pack(x) for x in s] if isinstance(s, (list, tuple)) else next(it)
+    return pack(structure)
+
+
+def _copy_cell(cell):
+    """A new cell like `cell` with weights of its own (Bidirectional's backward direction)."""
+    if isinstance(cell, StackedRNNCells):
+        return StackedRNNCells([_copy_cell(c) for c in cell.cells])
+    config = cell.get_config() if isinstance(cell, Layer) else {}
+    config.pop("name", None)
+    try:
+        return type(cell).from_config(config)
+    except TypeError:
+        if isinstance(cell, Layer) and cell.built:
+            raise TypeError(f"cannot make a second {type(cell).__name__} for the backward "
+                            f"direction: its get_config() does not hold its constructor's "
+                            f"arguments; give the cell a get_config, or pass backward_layer")
+        return copy.deepcopy(cell)
+
+
 class RNN(Layer):
-    """Shared machinery of SimpleRNN, LSTM and GRU: weights, states, masks, dropout, both paths.
+    """Runs a cell over the timesteps of a sequence (Keras's RNN).
+
+    cell: a SimpleRNNCell, LSTMCell or GRUCell, a StackedRNNCells (or a list of cells, stacked),
+        or a cell of your own following Keras's protocol: a Layer with `state_size` (an int, or a
+        list of ints, one per state), optionally `output_size`, `call(inputs, states,
+        training=None) -> (output, new_states)` (inputs (batch, features), states a list of
+        (batch, size) Tensors, new_states a list or a bare Tensor), and optionally
+        `get_initial_state(batch_size)` returning a list. Built in `build((batch, features))`.
+    return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask: as Keras.
+        With return_state the output is followed by one entry per entry of the cell's state_size
+        (for a StackedRNNCells: per cell, a list for a cell whose state is a list).
+
+    A cell's own backward. A cell may also define its step's hand-derived BPTT, the protocol of the
+    built-in cells' step code (layers/cells.py), and RNN then runs it in the plain BPTT loop of
+    layers/bptt.py (unroll=False): no graph is recorded per op. The cell then has weights
+    `kernel` (D, k) and `recurrent_kernel` (H, k), optionally `bias` (k,) (None without), and:
+
+    - `step_forward(zx, states, W_h, b_h=None, rec_mask=None) -> (new_states, cache)`: one step
+      in NumPy. zx (B, k) = x_t @ kernel + bias, computed for every step at once by RNN; states a
+      tuple of (B, size) arrays; W_h the recurrent kernel's array; b_h is None; rec_mask the
+      recurrent dropout mask (B, H) or None. new_states a tuple like states, whose first item is
+      the step's output; cache anything the backward step needs.
+    - `step_backward(dstates, cache, W_h) -> (dzx, dzh, dstates_prev[, dweights])`: dstates the
+      gradients reaching this step's new states (the output's included in the first), a tuple of
+      (B, size). dzx (B, k) the gradient of zx; dzh (B, k) that of the recurrent pre-activation
+      (the product rec_in @ W_h, where rec_in = h_prev, times rec_mask if any); for the usual cell
+      where both are added, dzh is dzx. dstates_prev the gradients of the step's input states.
+      dweights, optional: a tuple of gradients of the cell's `step_weights` (a list of any further
+      weight Tensors the step reads, e.g. peepholes, by their `.data`), summed over steps by RNN.
+    - `kernel_grad(caches, dzh_seq)` (optional): dW_h from all steps' caches and dzh (T, B, k).
+      Without it, RNN forms sum_t rec_in_t^T @ dzh_t, reading `cache.rec_in` (B, H).
+    - `dropout_masks(batch, features, training)` (optional): (input mask (B, D), recurrent mask
+      (B, H)), each None or an array.
+
+    RNN forms dW_x, d bias and dx from dzx, dW_h from kernel_grad, exactly as for the built-in
+    cells. `minirnn.check_cell` holds such a backward to the engine's autodiff of the cell's `call`
+    and to finite differences, naming the state, gate block and weight that disagree.
 
     Besides Keras's arguments:
     recompute: False, True or a segment length s. When on, the fused path keeps only the states
@@ -106,158 +142,165 @@ class RNN(Layer):
         cell's segment kernel or the plain loop over its step_forward / step_backward
         (layers/bptt.py), written to be read. Both give the same numbers; "reference" is slower.
     """
-    gates = 1
-    n_states = 1
     supports_masking = True
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, unroll=False, dropout=0.0,
-                 recurrent_dropout=0.0, seed=None, zero_output_for_mask=False, recompute=False,
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, zero_output_for_mask=False, recompute=False,
                  truncate_bptt=None, bptt="fast", **kwargs):
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        check_cell_protocol(cell, f"{type(self).__name__} argument `cell`")
         check_choice(bptt, "bptt", BPTT_MODES)
-        super().__init__(**kwargs)
         arg = f"{type(self).__name__} argument `{{}}`".format
-        self.units = positive_int(units, arg("units"))  # Keras: units > 0
-        flags = {"use_bias": use_bias, "return_sequences": return_sequences,
-                 "return_state": return_state, "go_backwards": go_backwards, "stateful": stateful,
-                 "unroll": unroll, "zero_output_for_mask": zero_output_for_mask}
+        flags = {"return_sequences": return_sequences, "return_state": return_state,
+                 "go_backwards": go_backwards, "stateful": stateful, "unroll": unroll,
+                 "zero_output_for_mask": zero_output_for_mask}
         flags = {name: check_bool(value, arg(name)) for name, value in flags.items()}
-        # Keras clips dropout into [0, 1] silently; a rate outside [0, 1) is refused here (a
-        # rate of 1 would drop everything and scale by 1 / 0)
-        dropout = check_fraction(dropout, arg("dropout"))
-        recurrent_dropout = check_fraction(recurrent_dropout, arg("recurrent_dropout"))
-        seed = None if seed is None else non_negative_int(seed, arg("seed"))
         if not isinstance(recompute, (bool, np.bool_)):
             recompute = positive_int(recompute, arg("recompute") + " (a bool, or a segment length)")
         if truncate_bptt is not None:
             truncate_bptt = positive_int(truncate_bptt, arg("truncate_bptt"))
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self._activation_names = (activation, recurrent_activation)
-        self.use_bias = flags["use_bias"]
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        super().__init__(**kwargs)
+        self.cell = cell
         self.return_sequences, self.return_state = flags["return_sequences"], flags["return_state"]
         self.go_backwards, self.stateful = flags["go_backwards"], flags["stateful"]
         self.unroll = flags["unroll"]
-        self.dropout, self.recurrent_dropout, self.seed = dropout, recurrent_dropout, seed
-        # one generator per seeded layer: reproducible, yet new masks on every call (as Keras's
-        # SeedGenerator); unseeded layers draw from the shared generator at call time
-        self._rng = generator(seed) if seed is not None else None
         self.zero_output_for_mask = flags["zero_output_for_mask"]
         self.recompute = bool(recompute) if isinstance(recompute, (bool, np.bool_)) else recompute
         self.truncate_bptt = truncate_bptt
         self.bptt = bptt
+        state_size = cell.state_size
+        self.single_state = not isinstance(state_size, (list, tuple))
+        self.state_size = [state_size] if self.single_state else list(state_size)
         self.states = None
         self._bptt = None
         self._bptt_call = None
         self._unrolled_states = None
         self.input_spec = InputSpec(ndim=3, description="(batch, timesteps, features)")
 
+    # -- shapes and states ---------------------------------------------------------------------
+    @property
+    def n_states(self):
+        """How many state arrays the layer carries (every cell's, for a stack)."""
+        return len(flatten(self.state_size))
+
+    def _flat_state_sizes(self):
+        return [int(s) for s in flatten(self.state_size)]
+
     def _check_inputs(self, inputs):
         super()._check_inputs(inputs)
         _check_sequence(self, inputs)
 
-    # subclasses say which cell math and which op-level step they use
-    def _cell_math(self):
-        raise NotImplementedError
-
-    _step = staticmethod(_simple_rnn_step)
-    reset_after = False
-
-    def _bias_shape(self):
-        return (self.gates * self.units,)
-
-    def _bias_initializer(self):
-        return self.bias_initializer
-
     def build(self, input_shape):
         features = input_shape[-1]
-        kH = self.gates * self.units
-        self.kernel = self.add_weight((features, kH), self.kernel_initializer, name="kernel")
-        self.recurrent_kernel = self.add_weight((self.units, kH), self.recurrent_initializer,
-                                                name="recurrent_kernel")
-        self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias") \
-            if self.use_bias else None
+        if isinstance(self.cell, Layer) and not self.cell.built:
+            self.cell.build((input_shape[0], features))
+            self.cell.built = True
         self.input_spec = InputSpec(ndim=3, axes={-1: features},
                                     description=f"(batch, timesteps, {features})")
-
-    def _fused_available(self):
-        return all(isinstance(n, str) or n is None for n in self._activation_names)
 
     def reset_states(self, states=None):
         """Zero the carried states of a stateful layer (or set them to `states`)."""
         if states is None:
             self.states = None
             return
-        states = states if isinstance(states, (list, tuple)) else [states]
-        self.states = [np.array(s, dtype=self.dtype) for s in states]
+        states = flatten(states) if isinstance(states, (list, tuple)) else [states]
+        self.states = [np.array(s.data if isinstance(s, Tensor) else s, dtype=self.dtype)
+                       for s in states]
 
     reset_state = reset_states
 
+    def get_initial_state(self, batch_size):
+        """The states a sequence starts from, in the cell's structure (a list)."""
+        make = getattr(self.cell, "get_initial_state", None)
+        if make is None:
+            return [Tensor(np.zeros((batch_size, d), dtype=self.dtype))
+                    for d in self._flat_state_sizes()]
+        states = make(batch_size=batch_size)
+        return list(states) if isinstance(states, (list, tuple)) else [states]
+
     def _initial_states(self, inputs, initial_state):
+        """(the states' structure, their flat list of Tensors) for a call on `inputs`."""
         B = inputs.shape[0]
-        expected = [(B, self.units)] * self.n_states
+        expected = [(B, s) for s in self._flat_state_sizes()]
         if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            shapes = [tuple(np.shape(s.data if isinstance(s, Tensor) else s)) for s in states]
+            given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+            flat = flatten(list(given))
+            shapes = [tuple(np.shape(s.data if isinstance(s, Tensor) else s)) for s in flat]
             if shapes != expected:
                 raise ValueError(f"{type(self).__name__} '{self.name}' expects initial_state as "
-                                 f"{self.n_states} array(s) of shape (batch, units) = {expected}; "
-                                 f"got shapes {shapes}")
-            return [self._convert(s) for s in states]
-        if self.stateful and self.states is not None:
+                                 f"{len(expected)} array(s) of shape (batch, state size) = "
+                                 f"{expected}; got shapes {shapes}")
+            flat = [self._convert(s) for s in flat]
+        elif self.stateful and self.states is not None:
             shapes = [s.shape for s in self.states]
             if shapes != expected:
                 raise ValueError(f"stateful {type(self).__name__} '{self.name}' carries states of "
                                  f"shapes {shapes}; got a batch of {B} (expected shapes {expected}). "
                                  f"Call reset_states() to start over with another batch size")
-            return [Tensor(s) for s in self.states]
-        return [Tensor(np.zeros((B, self.units), dtype=self.dtype)) for _ in range(self.n_states)]
+            flat = [Tensor(s) for s in self.states]
+        else:
+            made = self.get_initial_state(B)
+            flat = [self._convert(s) for s in flatten(made)]
+            shapes = [tuple(s.shape) for s in flat]
+            if shapes != expected:
+                raise ValueError(f"{self._cell_description()}.get_initial_state({B}) returned "
+                                 f"states of shapes {shapes}; its state_size "
+                                 f"{self.cell.state_size!r} expects {expected}")
+        structure = self._state_structure()
+        return _pack(structure, flat), flat
 
-    def _dropout_masks(self, inputs, training):
-        if not training:
-            return None, None
-        rng = self._rng or generator()
-        B, _, D = inputs.shape
+    def _state_structure(self):
+        """The nesting of the states: one entry per state_size entry; a stacked cell's entry is a
+        list when the cell's initial state is (Keras's StackedRNNCells, whose cells' initial
+        states are lists)."""
+        if isinstance(self.cell, StackedRNNCells):
+            return [[0] * len(s) if isinstance(s, (list, tuple)) else
+                    ([0] if getattr(c, "get_initial_state", None) is not None else 0)
+                    for c, s in zip(self.cell.cells, self.state_size)]
+        return [[0] * len(s) if isinstance(s, (list, tuple)) else 0 for s in self.state_size]
 
-        def mask(rate, shape):
-            if rate == 0.0:
-                return None
-            keep = rng.random(shape) >= rate
-            return (keep / (1.0 - rate)).astype(self.dtype)
-        return mask(self.dropout, (B, D)), mask(self.recurrent_dropout, (B, self.units))
+    def _cell_description(self):
+        cell = self.cell
+        return f"{type(self).__name__} '{self.name}': cell {type(cell).__name__} " \
+               f"'{getattr(cell, 'name', cell)}'"
+
+    # -- the call ------------------------------------------------------------------------------
+    def _fused_cells(self):
+        """The built-in cells to run on the fused op, in order, or None when it cannot run."""
+        if self.unroll:
+            return None
+        cells_ = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
+        if all(isinstance(c, _BuiltinCell) and c.fused_available() for c in cells_):
+            return cells_
+        return None
 
     def call(self, inputs, initial_state=None, mask=None, training=None):
         B, T = inputs.shape[0], inputs.shape[1]
-        states0 = self._initial_states(inputs, initial_state)
+        structure, flat0 = self._initial_states(inputs, initial_state)
         if mask is not None:
+            mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
             mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
             if mask.shape != (B, T):
                 raise ValueError(f"{type(self).__name__} '{self.name}' expects a mask of shape "
                                  f"(batch, timesteps) = {(B, T)}; got {mask.shape}")
             mask = mask.astype(bool)
-        input_mask, rec_mask = self._dropout_masks(inputs, training)
-        bias = self.bias if self.bias is not None else np.zeros(self._bias_shape(), self.dtype)
         self._bptt, self._unrolled_states, self._bptt_call = None, None, None
-        if self.unroll or not self._fused_available():
-            output, states = self._run_unrolled(inputs, states0, bias, mask, input_mask, rec_mask)
-        else:
-            outs = fused_rnn(inputs, self.kernel, self.recurrent_kernel, bias, *states0,
-                             cell=self._cell_math(), time_mask=mask, input_mask=input_mask,
-                             rec_mask=rec_mask, go_backwards=self.go_backwards,
-                             zero_output_for_mask=self.zero_output_for_mask,
-                             truncate=self.truncate_bptt, checkpoint=self._checkpoint(T),
-                             last_only=not self.return_sequences, on_bptt=self._bptt_recorder(),
-                             input_grad=isinstance(inputs, Tensor) and inputs.requires_grad,
-                             bptt=self.bptt)
-            output, states = outs[0], list(outs[1:])
+        fused = self._fused_cells()
+        try:
+            if fused is not None:
+                output, flat = self._run_fused(inputs, fused, flat0, mask, training)
+            elif _has_step_code(self.cell) and not self.unroll:
+                output, flat = self._run_step_code(inputs, flat0, mask, training)
+            else:
+                output, flat = self._run_loop(inputs, structure, mask, training)
+        finally:
+            _reset_dropout(self.cell)
         if self.stateful and not is_tracing():
-            self.states = [s.data.copy() for s in states]
-        return [output] + states if self.return_state else output
+            self.states = [s.data.copy() for s in flat]
+        if not self.return_state:
+            return output
+        return [output] + _pack(structure, flat)
 
     def _checkpoint(self, timesteps):
         """Segment length between stored states when recomputing: about sqrt(T), or as given."""
@@ -267,17 +310,155 @@ class RNN(Layer):
             return max(1, int(np.ceil(np.sqrt(timesteps))))
         return int(self.recompute)
 
+    def _run_fused(self, inputs, cells_, flat0, mask, training):
+        """Each built-in cell over the whole sequence as one fused node, the cells of a stack one
+        after the other (the same numbers as a step of the stack at a time: a cell at step t needs
+        only the cell below at step t). Returns (output, flat final states)."""
+        x, flat, at = inputs, [], 0
+        T = inputs.shape[1]
+        for i, cell in enumerate(cells_):
+            last = i == len(cells_) - 1
+            states0 = flat0[at:at + cell.n_states]
+            at += cell.n_states
+            input_mask, rec_mask = cell.dropout_masks(inputs.shape[0], x.shape[-1], training)
+            # the first cell reads the input back to front with go_backwards; the cells above it
+            # read its outputs, already in processing order (and so the mask, reversed)
+            backwards = self.go_backwards and i == 0
+            time_mask = mask if i == 0 or mask is None or not self.go_backwards else mask[:, ::-1]
+            outs = fused_rnn(x, cell.kernel, cell.recurrent_kernel, cell.bias_value(), *states0,
+                             cell=cell.step_math(), time_mask=time_mask, input_mask=input_mask,
+                             rec_mask=rec_mask, go_backwards=backwards,
+                             zero_output_for_mask=self.zero_output_for_mask and last,
+                             truncate=self.truncate_bptt, checkpoint=self._checkpoint(T),
+                             last_only=last and not self.return_sequences,
+                             on_bptt=self._bptt_recorder() if last else None,
+                             input_grad=isinstance(x, Tensor) and x.requires_grad,
+                             bptt=self.bptt)
+            x = outs[0]
+            flat += list(outs[1:])
+        return x, flat
+
+    def _run_step_code(self, inputs, flat0, mask, training):
+        """A cell of one's own with step_forward / step_backward: the fused op over its steps, in
+        the plain loop of layers/bptt.py."""
+        cell = self.cell
+        for name in ("kernel", "recurrent_kernel"):
+            if not isinstance(getattr(cell, name, None), Tensor):
+                raise ValueError(f"{self._cell_description()} defines step_forward/step_backward "
+                                 f"and so needs a weight `{name}` (a Tensor made by add_weight); "
+                                 f"got {getattr(cell, name, None)!r}")
+        bias = getattr(cell, "bias", None)
+        if bias is None:
+            bias = np.zeros(cell.kernel.shape[-1], self.dtype)
+        extras = list(getattr(cell, "step_weights", ()))
+        masks = getattr(cell, "dropout_masks", None)
+        input_mask, rec_mask = masks(inputs.shape[0], inputs.shape[-1], training) \
+            if callable(masks) else (None, None)
+        outs = fused_rnn(inputs, cell.kernel, cell.recurrent_kernel, bias, *flat0, *extras,
+                         cell=_StepCode(cell, self._cell_description(), len(flat0)),
+                         n_extra=len(extras), time_mask=mask, input_mask=input_mask,
+                         rec_mask=rec_mask, go_backwards=self.go_backwards,
+                         zero_output_for_mask=self.zero_output_for_mask,
+                         truncate=self.truncate_bptt, checkpoint=self._checkpoint(inputs.shape[1]),
+                         last_only=not self.return_sequences, on_bptt=self._bptt_recorder(),
+                         input_grad=isinstance(inputs, Tensor) and inputs.requires_grad,
+                         bptt="reference")
+        return outs[0], list(outs[1:])
+
+    def _steps(self, inputs, training):
+        """step(t, states) -> (output, new states) for the Python loop: a lone built-in cell's
+        op-level step over inputs projected once for all timesteps, else the cell's call."""
+        cell = self.cell
+        if isinstance(cell, _BuiltinCell):
+            input_mask, rec_mask = cell.dropout_masks(inputs.shape[0], inputs.shape[-1], training)
+            x = inputs if input_mask is None else inputs * input_mask[:, None, :]
+            bias = cell.bias_value()
+            b_x = bias[0] if cell.reset_after else bias
+            zx = cell.per_step(x @ cell.kernel + b_x)                 # T steps' inputs
+
+            def step(t, states):
+                new = cell.op_step(zx[t], states, rec_mask)
+                return new[0], list(new)
+            return step
+        xs = ops.unstack(inputs, axis=1)
+        kwargs = {"training": training} if "training" in getattr(cell, "_call_takes", ()) else {}
+        call = cell if isinstance(cell, Layer) else cell.call
+
+        def step(t, states):
+            return call(xs[t], states, **kwargs)
+        return step
+
+    def _checked_new_states(self, new, structure):
+        """A cell's new states as a list in the states' structure, or a ValueError naming the cell,
+        what was expected and what came."""
+        if not isinstance(new, (list, tuple)):
+            new = [new]
+        flat = flatten(list(new))
+        expected = self._flat_state_sizes()
+        got = [tuple(getattr(s, "shape", ())) for s in flat]
+        ok = len(flat) == len(expected) and all(
+            isinstance(s, Tensor) and len(g) == 2 and g[1] == e for s, g, e in zip(flat, got, expected))
+        if not ok:
+            raise ValueError(f"{self._cell_description()} returned {len(flat)} new state(s) of "
+                             f"shapes {got}; its state_size {self.cell.state_size!r} expects "
+                             f"{len(expected)} of shapes {[('batch', e) for e in expected]}")
+        return _pack(structure, flat), flat
+
+    def _run_loop(self, inputs, structure_states, mask, training):
+        """A Python loop over the timesteps; the engine records every op. Returns (output, flat
+        final states): output (B, T, out) with return_sequences, else the last output (B, out)."""
+        step = self._steps(inputs, training)
+        T = inputs.shape[1]
+        order = range(T - 1, -1, -1) if self.go_backwards else range(T)
+        states = structure_states
+        flat = flatten(states)
+        out_prev, outputs, raw_hs = None, [], []
+        first = 0
+        if isinstance(self.cell, StackedRNNCells):     # bptt_gradients: the last cell's h
+            first = len(flatten(states)) - len(flatten(states[-1] if len(self.state_size) > 1
+                                                       else states))
+        for i, t in enumerate(order):
+            if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
+                states = _pack(states, [s.detach() for s in flatten(states)])
+                out_prev = None if out_prev is None else out_prev.detach()
+            output, new = step(t, states)
+            if not isinstance(output, Tensor):
+                raise ValueError(f"{self._cell_description()} returned an output of type "
+                                 f"{type(output).__name__}; expected a Tensor (batch, size)")
+            new, new_flat = self._checked_new_states(new, states)
+            h = new_flat[first]                        # the output cell's first state
+            if h.requires_grad:
+                h.retain_grad()
+            raw_hs.append(h)
+            if mask is not None:
+                m = mask[:, t:t + 1]
+                new_flat = [ops.where(m, n, s) for n, s in zip(new_flat, flatten(states))]
+                new = _pack(states, new_flat)
+                zeros = np.zeros(output.shape, self.dtype)
+                out_prev = ops.where(m, output, zeros if out_prev is None or
+                                     self.zero_output_for_mask else out_prev)
+                outputs.append(out_prev)
+            else:
+                outputs.append(output)
+            states, flat = new, new_flat
+        self._unrolled_states = raw_hs
+        if not self.return_sequences:  # the last output alone: no (batch, T, units) node to undo
+            return outputs[-1], flat
+        return ops.stack(outputs, axis=1), flat
+
     def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = flatten(mask)[0] if mask else None
         out_mask = mask if self.return_sequences else None
-        return [out_mask] + [None] * self.n_states if self.return_state else out_mask
+        return [out_mask] + [None] * len(self.state_size) if self.return_state else out_mask
 
     def step(self, inputs, states):
         """Advance one timestep with explicit states, for decoding a token at a time.
 
-        inputs: (batch, features) this step's input; states: a list of n_states (batch, units)
-        arrays or Tensors. Returns (output, new_states): output (batch, units) and the list of new
-        states, the same numbers the whole-sequence call computes at that step (inference:
-        no dropout, no mask). Differentiable, like any composition of ops.
+        inputs: (batch, features) this step's input; states: the layer's states (a list of
+        (batch, size) arrays or Tensors). Returns (output, new_states): the output and the flat
+        list of new states, the same numbers the whole-sequence call computes at that step
+        (inference: no dropout, no mask). Differentiable, like any composition of ops.
         """
         inputs = self._convert(inputs)
         if inputs.ndim != 2:
@@ -287,18 +468,16 @@ class RNN(Layer):
                          expected="(batch, features)")
         self._maybe_build(_Shaped((inputs.shape[0], 1, inputs.shape[1])))
         self.input_spec.check(self, (inputs.shape[0], 1, inputs.shape[1]))
-        states = self._initial_states(_Shaped(inputs.shape), list(states))
-        bias = self.bias if self.bias is not None else np.zeros(self._bias_shape(), self.dtype)
-        b_x, b_h = (bias[0], bias[1]) if self.reset_after else (bias, None)
-        zx = self._per_step(ops.expand_dims(inputs @ self.kernel + b_x, 1))[0]
-        new = self._step(zx, states, self.recurrent_kernel, b_h, None,
-                         self.activation, self.recurrent_activation, self.reset_after)
-        return new[0], list(new)
-
-    def _per_step(self, zx):
-        """What _step takes for each step of the input projections zx (B, T, kH): T tensors
-        (B, kH), one node."""
-        return ops.unstack(zx, axis=1)
+        structure, _ = self._initial_states(_Shaped(inputs.shape), list(states))
+        cell = self.cell
+        if isinstance(cell, _BuiltinCell):
+            output, new = cell(inputs, list(structure), training=False)
+        else:
+            kwargs = {"training": False} if "training" in getattr(cell, "_call_takes", ()) else {}
+            output, new = (cell if isinstance(cell, Layer) else cell.call)(inputs, structure,
+                                                                           **kwargs)
+        _, flat = self._checked_new_states(new, structure)
+        return output, flat
 
     def _bptt_recorder(self):
         """The fused node's BPTT callback for this call. Several backward passes through one call
@@ -312,8 +491,8 @@ class RNN(Layer):
 
     @property
     def bptt_gradients(self):
-        """dL/dh_t reaching each processed timestep's hidden state, (timesteps, batch, units),
-        after a backward pass through the last call (None before)."""
+        """dL/dh_t reaching each processed timestep's first state (the output cell's h),
+        (timesteps, batch, size), after a backward pass through the last call (None before)."""
         if self._unrolled_states is not None:  # read afresh: later backward passes accumulate
             hs = self._unrolled_states
             if any(h.grad is not None for h in hs):
@@ -327,121 +506,156 @@ class RNN(Layer):
         grads = self.bptt_gradients
         return None if grads is None else np.sqrt((grads ** 2).sum(axis=-1)).mean(axis=-1)
 
-    def _run_unrolled(self, inputs, states0, bias, mask, input_mask, rec_mask):
-        """The cell from primitive ops, one set of nodes per step. Returns (output, final states):
-        output (B, T, H) with return_sequences, else the last output (B, H)."""
-        x = inputs if input_mask is None else inputs * input_mask[:, None, :]
-        if self.reset_after:
-            b_x, b_h = bias[0], bias[1]
-        else:
-            b_x, b_h = bias, None
-        zx = self._per_step(x @ self.kernel + b_x)                 # T steps' inputs
-        T = inputs.shape[1]
-        order = range(T - 1, -1, -1) if self.go_backwards else range(T)
-        states, out_prev, outputs, raw_hs = list(states0), None, [], []
-        for i, t in enumerate(order):
-            if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
-                states = [s.detach() for s in states]
-                out_prev = None if out_prev is None else out_prev.detach()
-            new = self._step(zx[t], states, self.recurrent_kernel, b_h, rec_mask,
-                             self.activation, self.recurrent_activation, self.reset_after)
-            if new[0].requires_grad:
-                new[0].retain_grad()
-            raw_hs.append(new[0])
-            if mask is not None:
-                m = mask[:, t:t + 1]
-                new = [ops.where(m, n, s) for n, s in zip(new, states)]
-                zeros = np.zeros(new[0].shape, self.dtype)
-                out_prev = ops.where(m, new[0], zeros if out_prev is None or
-                                     self.zero_output_for_mask else out_prev)
-                outputs.append(out_prev)
-            else:
-                outputs.append(new[0])
-            states = list(new)
-        self._unrolled_states = raw_hs
-        if not self.return_sequences:  # the last output alone: no (batch, T, units) node to undo
-            return outputs[-1], states
-        return ops.stack(outputs, axis=1), states
+    # -- configuration -------------------------------------------------------------------------
+    def _rnn_config(self):
+        return {"return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "stateful": self.stateful,
+                "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask,
+                "recompute": self.recompute, "truncate_bptt": self.truncate_bptt,
+                "bptt": self.bptt}
 
     def get_config(self):
-        config = super().get_config()
-        act, ract = self._activation_names
-        config.update({
-            "units": self.units, "activation": act, "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "return_sequences": self.return_sequences, "return_state": self.return_state,
-            "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
-            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
-            "zero_output_for_mask": self.zero_output_for_mask,
-            "recompute": self.recompute, "truncate_bptt": self.truncate_bptt, "bptt": self.bptt,
-        })
-        if self.gates > 1:
-            config["recurrent_activation"] = ract
+        from ..saving import serialization  # late: saving sits above layers
+        return {**super().get_config(), **self._rnn_config(),
+                "cell": serialization.serialize_layer(self.cell)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving import registry, serialization  # late: saving sits above layers
+        config = dict(config)
+        with registry.loading_scope(custom_objects):
+            cell = serialization.deserialize_layer(config.pop("cell"))
+        return cls(cell, **config)
+
+    def _backward_copy(self, name):
+        """This layer for Bidirectional's backward direction: the other go_backwards, a cell with
+        weights of its own."""
+        config = Layer.get_config(self)
+        config.update(self._rnn_config(), name=name, go_backwards=not self.go_backwards)
+        return RNN(_copy_cell(self.cell), **config)
+
+
+class _StepCode:
+    """A cell's own step_forward / step_backward as the reference loop calls them, with their
+    results checked: a wrong count or shape of states is named with the cell and layer."""
+
+    def __init__(self, cell, description, n_states):
+        self.cell, self.description, self.n_states = cell, description, n_states
+        if callable(getattr(cell, "kernel_grad", None)):
+            self.kernel_grad = cell.kernel_grad
+
+    # The first step of each kind is checked; once both passed, the cell's own methods take over
+    # (an instance attribute), so a long sequence pays for no checks per step.
+    def step_forward(self, zx, states, W_h, b_h=None, rec_mask=None):
+        result = self.cell.step_forward(zx, states, W_h, b_h, rec_mask)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise ValueError(f"{self.description}: step_forward must return (new_states, cache); "
+                             f"got {type(result).__name__}")
+        new, cache = result
+        new = tuple(new) if isinstance(new, (list, tuple)) else (new,)
+        got = [np.shape(s) for s in new]
+        want = [np.shape(s) for s in states]
+        if got != want:
+            raise ValueError(f"{self.description}: step_forward returned {len(new)} state(s) of "
+                             f"shapes {got}; expected {len(want)} of shapes {want}")
+        self.step_forward = self.cell.step_forward
+        return new, cache
+
+    def step_backward(self, dstates, cache, W_h):
+        result = self.cell.step_backward(dstates, cache, W_h)
+        if not (isinstance(result, tuple) and len(result) in (3, 4)):
+            raise ValueError(f"{self.description}: step_backward must return (dzx, dzh, "
+                             f"dstates_prev) or (dzx, dzh, dstates_prev, dweights); got "
+                             f"{type(result).__name__} of length {len(result) if isinstance(result, tuple) else '-'}")
+        dprev = tuple(result[2]) if isinstance(result[2], (list, tuple)) else (result[2],)
+        got, want = [np.shape(d) for d in dprev], [np.shape(d) for d in dstates]
+        if got != want:
+            raise ValueError(f"{self.description}: step_backward returned {len(dprev)} state "
+                             f"gradient(s) of shapes {got}; expected {len(want)} of shapes {want}")
+        if isinstance(result[2], tuple):
+            self.step_backward = self.cell.step_backward
+        return (result[0], result[1], dprev) + tuple(result[3:])
+
+    def kernel_grad(self, caches, dzh_seq):
+        """sum_t rec_in_t^T @ dzh_t, one matmul over all steps."""
+        rec_in = np.stack([c["rec_in"] if isinstance(c, dict) else c.rec_in for c in caches])
+        H, k = rec_in.shape[-1], dzh_seq.shape[-1]
+        return rec_in.reshape(-1, H).T @ dzh_seq.reshape(-1, k)
+
+
+# -- SimpleRNN, LSTM, GRU: RNN over their cells, the cell's arguments flattened into the layer's ----
+
+class _CellLayer(RNN):
+    """A recurrent layer made of one built-in cell, which it builds from its own arguments and
+    exposes by them (units, activation, ...), as Keras's SimpleRNN, LSTM and GRU do."""
+    cell_class = SimpleRNNCell
+    _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+                 "zero_output_for_mask", "recompute", "truncate_bptt", "bptt")
+    _LAYER_ARGS = ("trainable", "name", "dtype", "input_shape", "input_dim", "batch_input_shape")
+
+    def __init__(self, units, *args, **kwargs):
+        rnn_kwargs = {k: kwargs.pop(k) for k in self._RNN_ARGS + self._LAYER_ARGS if k in kwargs}
+        if rnn_kwargs.get("name") is None:
+            rnn_kwargs["name"] = _unique_name(_snake_case(type(self).__name__))
+        if not isinstance(rnn_kwargs["name"], str):
+            raise TypeError(f"{type(self).__name__} `name` must be a string or None; got "
+                            f"{rnn_kwargs['name']!r} of type {type(rnn_kwargs['name']).__name__}")
+        try:
+            cell = self.cell_class(units, *args, name=rnn_kwargs["name"] + "_cell",
+                                   dtype=rnn_kwargs.get("dtype"),
+                                   trainable=rnn_kwargs.get("trainable", True), **kwargs)
+        except TypeError as error:
+            message = str(error).replace(self.cell_class.__name__, type(self).__name__)
+            raise TypeError(message) from None
+        except ValueError as error:
+            message = str(error).replace(self.cell_class.__name__, type(self).__name__)
+            raise ValueError(message) from None
+        super().__init__(cell, **rnn_kwargs)
+
+    def __getattr__(self, name):
+        # the cell's arguments and weights read through the layer (layer.units, layer.kernel)
+        if name in _CELL_ATTRIBUTES and "cell" in self.__dict__:
+            return getattr(self.__dict__["cell"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def get_config(self):
+        config = Layer.get_config(self)
+        config.update(self._rnn_config())
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        config.update(cell_config)
         return config
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
 
-class SimpleRNN(RNN):
-    """Fully connected RNN: h_t = activation(x_t W_x + b + h_{t-1} W_h)."""
-
-    def __init__(self, units, activation="tanh", **kwargs):
-        if "recurrent_activation" in kwargs:
-            raise TypeError("SimpleRNN has no recurrent_activation argument")
-        super().__init__(units, activation=activation, **kwargs)
-
-    def _cell_math(self):
-        return cells.SimpleRNNCellMath(self._activation_names[0])
+    def _backward_copy(self, name):
+        config = self.get_config()
+        config.update(name=name, go_backwards=not self.go_backwards)
+        return type(self).from_config(config)
 
 
-class LSTM(RNN):
-    """Long short-term memory; gates i, f, c, o as in Keras."""
-    gates, n_states = 4, 2
-    _step = staticmethod(_lstm_step)
-
-    def __init__(self, units, unit_forget_bias=True, **kwargs):
-        super().__init__(units, **kwargs)
-        self.unit_forget_bias = check_bool(unit_forget_bias, "LSTM argument `unit_forget_bias`")
-
-    def _cell_math(self):
-        return cells.LSTMCellMath(*self._activation_names)
-
-    def _bias_initializer(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        H, init = self.units, self.bias_initializer
-
-        def forget_ones(shape, dtype=None):
-            return np.concatenate([init((H,), dtype), np.ones(H, dtype), init((2 * H,), dtype)])
-        return forget_ones
-
-    def get_config(self):
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+_CELL_ATTRIBUTES = frozenset({
+    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "reset_after", "dropout",
+    "recurrent_dropout", "seed", "kernel", "recurrent_kernel", "bias", "gates"})
 
 
-class GRU(RNN):
-    """Gated recurrent unit; gates z, r, h as in Keras (reset_after=True by default)."""
-    gates = 3
-    _step = staticmethod(_gru_step)
+class SimpleRNN(_CellLayer):
+    """Fully connected RNN: h_t = activation(x_t W_x + b + h_{t-1} W_h); RNN(SimpleRNNCell)."""
+    cell_class = SimpleRNNCell
 
-    def __init__(self, units, reset_after=True, **kwargs):
-        super().__init__(units, **kwargs)
-        self.reset_after = check_bool(reset_after, "GRU argument `reset_after`")
 
-    def _cell_math(self):
-        return cells.GRUCellMath(*self._activation_names, reset_after=self.reset_after)
+class LSTM(_CellLayer):
+    """Long short-term memory; gates i, f, c, o as in Keras; RNN(LSTMCell)."""
+    cell_class = LSTMCell
 
-    def _bias_shape(self):
-        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def _per_step(self, zx):
-        """T pairs (x_zr (B, 2H), x_h (B, H)): the candidate's part split off once for all steps,
-        not once a step."""
-        parts = ops.split(zx, [2 * self.units], axis=2)
-        return list(zip(*(ops.unstack(part, axis=1) for part in parts)))
-
-    def get_config(self):
-        return {**super().get_config(), "reset_after": self.reset_after}
+class GRU(_CellLayer):
+    """Gated recurrent unit; gates z, r, h as in Keras (reset_after=True by default); RNN(GRUCell)."""
+    cell_class = GRUCell
 
 
 class Bidirectional(Layer):
@@ -456,7 +670,7 @@ class Bidirectional(Layer):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if not isinstance(layer, RNN):
-            raise TypeError(f"Bidirectional argument `layer` must be a recurrent layer (SimpleRNN, "
+            raise TypeError(f"Bidirectional argument `layer` must be a recurrent layer (RNN, SimpleRNN, "
                             f"LSTM, GRU); got {layer!r} of type {type(layer).__name__}")
         if backward_layer is not None and not isinstance(backward_layer, RNN):
             raise TypeError(f"Bidirectional argument `backward_layer` must be None or a recurrent "
@@ -467,9 +681,7 @@ class Bidirectional(Layer):
                          [m for m in self._MERGES if m is not None])
         super().__init__(**kwargs)
         if backward_layer is None:
-            config = layer.get_config()
-            config.update(name="backward_" + layer.name, go_backwards=not layer.go_backwards)
-            backward_layer = type(layer).from_config(config)
+            backward_layer = layer._backward_copy("backward_" + layer.name)
         # Keras zeroes the outputs of masked steps in both directions when returning sequences
         layer.zero_output_for_mask = backward_layer.zero_output_for_mask = layer.return_sequences
         self.forward_layer, self.backward_layer = layer, backward_layer
@@ -508,7 +720,7 @@ class Bidirectional(Layer):
         out_mask = mask if self.return_sequences else None
         outputs = [out_mask, out_mask] if self.merge_mode is None else [out_mask]
         if self.return_state:
-            return outputs + [None] * (2 * self.forward_layer.n_states)
+            return outputs + [None] * (2 * len(self.forward_layer.state_size))
         return outputs if self.merge_mode is None else out_mask
 
     def reset_states(self):
