@@ -25,7 +25,8 @@ import numpy as np
 from .. import ops
 from ..checks import check_bool, check_choice, positive_int
 from ..tensor import Tensor
-from .base import InputSpec, Layer, _Shaped, _snake_case, _unique_name, flatten, is_tracing
+from ..naming import to_snake_case
+from .base import InputSpec, Layer, _Shaped, _unique_name, flatten, is_tracing
 from .fused import BPTT_MODES, fused_rnn
 from .rnn_cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _BuiltinCell,
                         _gru_step, _lstm_step, _simple_rnn_step, cell_output_size,
@@ -596,7 +597,7 @@ class _CellLayer(RNN):
     def __init__(self, units, *args, **kwargs):
         rnn_kwargs = {k: kwargs.pop(k) for k in self._RNN_ARGS + self._LAYER_ARGS if k in kwargs}
         if rnn_kwargs.get("name") is None:
-            rnn_kwargs["name"] = _unique_name(_snake_case(type(self).__name__))
+            rnn_kwargs["name"] = _unique_name(to_snake_case(type(self).__name__))
         if not isinstance(rnn_kwargs["name"], str):
             raise TypeError(f"{type(self).__name__} `name` must be a string or None; got "
                             f"{rnn_kwargs['name']!r} of type {type(rnn_kwargs['name']).__name__}")
