@@ -1,11 +1,12 @@
 """Finite-difference gradient checking.
 
-`numerical_grad` differentiates any scalar function of NumPy arrays by a fourth-order central
-difference; `check_grads` compares minirnn's backward pass against it and raises a readable report.
+`numerical_grad(fn, inputs)` differentiates a scalar function fn(*inputs) of NumPy arrays by a
+fourth-order central difference, on float64 copies of the inputs; `check_grads` compares
+minirnn's backward pass against it and raises a readable report.
 """
 import numpy as np
 
-from .checks import as_checked_array
+from .checks import as_checked_array, check_float
 
 __all__ = ["numerical_grad", "check_grads", "compare_grads", "GradientCheckError", "relative_error"]
 
@@ -14,29 +15,55 @@ class GradientCheckError(AssertionError):
     """Analytic and numerical gradients disagree."""
 
 
-def numerical_grad(fn, inputs, eps=1e-4):
-    """d fn / d inputs by the five-point stencil (error O(eps^4)).
+def _float64_copy(value, i):
+    """A float64 copy of input `i`, refusing what has no real value to differentiate by."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        kind = "complex numbers have two directions to differentiate along" \
+            if array.dtype.kind == "c" else "it is not a real number array"
+        raise TypeError(f"numerical_grad input {i} must hold real numbers (it is differentiated "
+                        f"in float64); got {type(value).__name__} of dtype {array.dtype}: {kind}")
+    return np.array(array, dtype=np.float64, copy=True)
 
-    fn: callable taking no arguments and returning a float; it reads `inputs`, which are perturbed
-        in place (and restored) one element at a time.
-    inputs: list of float64 ndarrays.
-    Returns a list of arrays shaped like `inputs`.
+
+def _scalar(value):
+    array = np.asarray(value)
+    if array.size != 1:
+        raise TypeError(f"numerical_grad needs fn to return a scalar; got a value of shape "
+                        f"{array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"numerical_grad needs fn to return a real number; got dtype "
+                        f"{array.dtype}")
+    return float(array.reshape(()))
+
+
+def numerical_grad(fn, inputs, eps=1e-4):
+    """d fn(*inputs) / d inputs[i] for each i, by the five-point stencil (error O(eps^4)).
+
+    fn: called as fn(*inputs); returns a real scalar (a float, a 0-d or size-1 array, a Tensor).
+    inputs: a list of arrays, numbers or Tensors. Each is copied to float64 and fn is called
+        with those copies, one element moved at a time: the caller's arrays are never touched.
+    Returns a list of float64 arrays, one per input, each shaped like its input.
     """
+    if not callable(fn):
+        raise TypeError(f"numerical_grad needs a callable fn; got {type(fn).__name__}")
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"numerical_grad needs inputs as a list or tuple of arrays; got "
+                        f"{type(inputs).__name__}")
+    eps = check_float(eps, "numerical_grad argument eps", minimum=0.0, min_inclusive=False)
+    args = [_float64_copy(value, i) for i, value in enumerate(inputs)]
     grads = []
-    for i, array in enumerate(inputs):
-        if not (isinstance(array, np.ndarray) and array.dtype == np.float64):  # complex too
-            raise TypeError(f"numerical_grad needs float64 ndarrays; got input {i}: "
-                            f"{type(array).__name__} of dtype {getattr(array, 'dtype', None)}")
+    for array in args:
         grad = np.zeros_like(array)
-        for i in np.ndindex(array.shape):
-            original = array[i]
+        for index in np.ndindex(array.shape):
+            original = array[index]
             values = []
             for step in (2 * eps, eps, -eps, -2 * eps):
-                array[i] = original + step
-                values.append(float(fn()))
-            array[i] = original
+                array[index] = original + step
+                values.append(_scalar(fn(*args)))
+            array[index] = original
             f2, f1, fm1, fm2 = values
-            grad[i] = (-f2 + 8.0 * f1 - 8.0 * fm1 + fm2) / (12.0 * eps)
+            grad[index] = (-f2 + 8.0 * f1 - 8.0 * fm1 + fm2) / (12.0 * eps)
         grads.append(grad)
     return grads
 
@@ -111,9 +138,20 @@ def check_grads(fn, *inputs, params=(), rtol=1e-6, atol=1e-8, eps=1e-4, seed=0):
     loss_of(fn(*args)).backward()
     analytic = [np.zeros_like(t.data) if t.grad is None else t.grad for t in args + params]
 
-    def scalar_loss():
-        with no_grad():
-            return loss_of(fn(*args)).item()
+    n_args = len(args)
+
+    def scalar_loss(*arrays):
+        # the params are read by fn from the layer: their values are put in place for the call
+        # and the originals put back, so the layer ends as it began
+        saved = [np.array(p.data, copy=True) for p in params]
+        try:
+            for p, values in zip(params, arrays[n_args:]):
+                p.data[...] = values
+            with no_grad():
+                return loss_of(fn(*[Tensor(a) for a in arrays[:n_args]])).item()
+        finally:
+            for p, values in zip(params, saved):
+                p.data[...] = values
 
     numeric = numerical_grad(scalar_loss, [t.data for t in args + params], eps=eps)
     names = [f"input {i}" for i in range(len(args))] + \

@@ -117,7 +117,16 @@ class Tensor:
     is_leaf = property(lambda self: self._node is None)
 
     def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __iter__(self):
+        # the rows, as Tensors on the graph; a 0-d tensor is not iterable, as a 0-d ndarray is
+        # not: matplotlib and np.ma test iter() to tell a number from a sequence
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -130,7 +139,14 @@ class Tensor:
         return self.data.item()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        """The data, for np.asarray, np.ma and matplotlib (NumPy's protocol: copy=True a copy,
+        copy=False the data itself or ValueError, copy=None a copy only where a cast needs it)."""
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self.data.copy() if copy else self.data
+        if copy is False:
+            raise ValueError(f"Tensor of dtype {self.data.dtype} cannot be read as dtype "
+                             f"{np.dtype(dtype)} without a copy, and copy=False was asked")
+        return self.data.astype(dtype)
 
     def __bool__(self):
         return bool(self.data)

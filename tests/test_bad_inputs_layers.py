@@ -403,7 +403,7 @@ ROWS += [
                               params=[Tensor(np.ones(3, np.complex128), name="w")])),
      TypeError, ["check_grads param w", "float64", "complex128"]),
     ("numerical_grad-complex",
-     ctor(lambda: numerical_grad(lambda: 0.0, [np.ones(2, np.complex128)])), TypeError,
+     ctor(lambda: numerical_grad(lambda z: 0.0, [np.ones(2, np.complex128)])), TypeError,
      ["numerical_grad", "float64", "complex128"]),
 ]
 
