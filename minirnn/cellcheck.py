@@ -191,12 +191,20 @@ def check_cell(cell, input_shape=None, inputs=None, states=None, batch_size=3, t
             # finite differences of step_forward
             arrays = [x.copy()] + [s.copy() for s in states]
 
-            def loss():
-                return float((forward(arrays[0], arrays[1:])[0][j] * cot).sum())
+            def loss(x_value, *state_values):
+                return float((forward(x_value, list(state_values))[0][j] * cot).sum())
+
+            def loss_of_weight(value, w):
+                saved = w.data.copy()
+                w.data[...] = value
+                try:
+                    return loss(*arrays)
+                finally:
+                    w.data[...] = saved
             fd = dict(zip(["input x"] + [f"state {i}" for i in range(len(states))],
                           numerical_grad(loss, arrays)))
             for name, w in weights:
-                fd[name] = numerical_grad(loss, [w.data])[0]
+                fd[name] = numerical_grad(lambda value, w=w: loss_of_weight(value, w), [w.data])[0]
 
             for name in hand:
                 got = hand[name]
