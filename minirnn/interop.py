@@ -89,12 +89,12 @@ def _check_torch_cell(layer, what):
     name = _describe(layer)
     if isinstance(layer, SimpleRNN):
         if _nonlinearity(layer) is None:
-            raise ValueError(f"{name} has activation {layer._activation_names[0]!r}; PyTorch's "
+            raise ValueError(f"{name} has activation {layer.cell._activation_names[0]!r}; PyTorch's "
                              f"nn.RNN has nonlinearity 'tanh' or 'relu' only")
         return
     if layer.activation is not _TANH or layer.recurrent_activation is not _SIGMOID:
-        raise ValueError(f"{name} has activation {layer._activation_names[0]!r} and "
-                         f"recurrent_activation {layer._activation_names[1]!r}; PyTorch's "
+        raise ValueError(f"{name} has activation {layer.cell._activation_names[0]!r} and "
+                         f"recurrent_activation {layer.cell._activation_names[1]!r}; PyTorch's "
                          f"nn.{type(layer).__name__} uses 'tanh' and 'sigmoid' only")
     if isinstance(layer, GRU) and not layer.reset_after:
         raise ValueError(f"{name} has reset_after=False; PyTorch's nn.GRU applies the reset gate "
