@@ -4,3 +4,4 @@ from .core import (Dense, Embedding, Dropout, TimeDistributed, Activation, Flatt
                    RepeatVector, Masking, Lambda, Concatenate, Add, Multiply, Average)
 from .recurrent import RNN, SimpleRNN, LSTM, GRU, Bidirectional
 from .attention import Attention, AdditiveAttention, LuongAttention, BahdanauAttention
+from .preprocessing import TextVectorization

@@ -4,7 +4,8 @@ comes from the Trainer mixin, the summary table and the files from their own mod
 import numpy as np
 
 from .. import saving
-from ..layers.base import Input, Layer, SymbolicTensor, flatten, map_structure, unique_by_identity
+from ..layers.base import (Input, Layer, SymbolicTensor, flatten, is_string_dtype, map_structure,
+                           unique_by_identity)
 from ..saving.registry import loading_scope
 from ..saving.serialization import deserialize_layer, serialize_layer
 from ..tensor import Tensor
@@ -61,6 +62,14 @@ class Model(Trainer, Layer):
         self._records = order
         self.layers = unique_by_identity(r.layer for r in order)
         self.built = True
+
+    @property
+    def accepts_strings(self):
+        """Whether the model takes text: a graph model where one of its Inputs is of dtype string,
+        a model without a graph (yet) where its first layer takes text."""
+        if self._records is not None:
+            return any(is_string_dtype(s.dtype) for s in self.inputs)
+        return bool(self._layers) and self._layers[0].accepts_strings
 
     def call(self, inputs, training=None):
         if self._records is None:
