@@ -109,13 +109,13 @@ class TextVectorization(Layer):
         self.output_sequence_length = output_sequence_length
         self.pad_to_max_tokens = check_bool(pad_to_max_tokens, _arg("pad_to_max_tokens"))
         if self.pad_to_max_tokens and self.max_tokens is None:
-            raise ValueError(f"{_arg('pad_to_max_tokens')}=True needs `max_tokens`; got "
+            raise ValueError(f"{_arg('pad_to_max_tokens')}: pad_to_max_tokens=True needs `max_tokens`; got "
                              f"max_tokens=None")
         if check_bool(sparse, _arg("sparse")):
-            raise ValueError(f"{_arg('sparse')}=True is not supported: minirnn has no sparse "
+            raise ValueError(f"{_arg('sparse')}: sparse=True is not supported: minirnn has no sparse "
                              f"tensors (Keras offers it with TensorFlow only); use sparse=False")
         if check_bool(ragged, _arg("ragged")):
-            raise ValueError(f"{_arg('ragged')}=True is not supported: minirnn has no ragged "
+            raise ValueError(f"{_arg('ragged')}: ragged=True is not supported: minirnn has no ragged "
                              f"tensors (Keras offers it with TensorFlow only); use ragged=False "
                              f"and output_sequence_length to fix the length")
         if not isinstance(encoding, str):
