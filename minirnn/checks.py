@@ -8,7 +8,8 @@ import numbers
 import numpy as np
 
 __all__ = ["check_array", "as_checked_array", "positive_int", "non_negative_int", "check_int",
-           "check_float", "check_fraction", "check_bool", "check_choice"]
+           "check_float", "check_fraction", "check_bool", "check_choice", "is_text",
+           "as_checked_text_array"]
 
 _ACCEPTED_KINDS = "buif"
 _ACCEPTED = "bool, integer or real floating point"
@@ -97,3 +98,49 @@ def check_choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}; got {_describe(value)}")
     return value
+
+
+# -- text: only for receivers that declare they take strings ------------------------------------
+
+def _text_array_or_none(value):
+    """value as an object array of str/bytes, or None when it is anything else (numbers, a mix of
+    strings and numbers, None entries, ragged nesting)."""
+    if isinstance(value, (str, bytes)):
+        return np.array(value, dtype=object)
+    try:
+        # a list goes in as objects: np.asarray(["a", 1]) would quietly turn 1 into "1"
+        array = np.array(value, dtype=object) if isinstance(value, (list, tuple)) else np.asarray(value)
+    except ValueError:
+        return None
+    if array.dtype.kind in "US":
+        return array.astype(object)
+    if array.dtype.kind == "O" and all(isinstance(item, (str, bytes)) for item in array.flat):
+        return array
+    return None
+
+
+def is_text(value):
+    """Whether value is a str, bytes, or an array (or nested list) holding only those."""
+    return _text_array_or_none(value) is not None
+
+
+def as_checked_text_array(value, what):
+    """value as a NumPy object array of str / bytes; TypeError naming `what` for anything else.
+
+    `what` names the receiver, e.g. "TextVectorization 'text_vectorization'".
+    """
+    array = _text_array_or_none(value)
+    if array is not None:
+        return array
+    if isinstance(value, (list, tuple)):
+        try:
+            value = np.array(value, dtype=object)
+        except ValueError:
+            pass
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        bad = next((item for item in value.flat if not isinstance(item, (str, bytes))), None)
+        raise TypeError(f"{what} expects strings (str or bytes); got an element {bad!r} of type "
+                        f"{type(bad).__name__}")
+    dtype = getattr(value, "dtype", None)
+    got = f"an array of dtype {dtype}" if dtype is not None else _describe(value)
+    raise TypeError(f"{what} expects strings (str or bytes); got {got}")

@@ -9,3 +9,4 @@ from .conv import Conv1D, Convolution1D
 from .pooling import (MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
                       MaxPool1D, AvgPool1D, GlobalAvgPool1D, GlobalMaxPool1D)
 from .normalization import BatchNormalization, LayerNormalization
+from .preprocessing import TextVectorization

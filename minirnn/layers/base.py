@@ -11,14 +11,14 @@ import threading
 import numpy as np
 
 from .. import initializers, ops
-from ..checks import as_checked_array, check_array, check_bool
+from ..checks import as_checked_array, as_checked_text_array, check_array, check_bool, is_text
 from ..naming import to_snake_case
 from ..tensor import Tensor, floatx, no_grad
 from .collector import gc_paused
 from .masks import get_mask, set_mask
 
 __all__ = ["Layer", "InputLayer", "InputSpec", "SymbolicTensor", "Input", "LayerNotCalledError",
-           "map_structure", "flatten"]
+           "map_structure", "flatten", "is_string_dtype"]
 
 _NAME_COUNTS = {}
 _NAME_LOCK = threading.Lock()  # layers made in several threads at once still get distinct names
@@ -99,7 +99,7 @@ class SymbolicTensor:
     call that produced it (None for an Input, whose InputLayer is `input_layer`)."""
 
     def __init__(self, shape, dtype, producer=None, index=0, has_mask=False, name=None):
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.shape, self.dtype = tuple(shape), _symbolic_dtype(dtype)
         self.producer, self.index, self.has_mask, self.name = producer, index, has_mask, name
         self.input_layer = None
 
@@ -115,6 +115,20 @@ class SymbolicTensor:
 
     def __repr__(self):
         return f"<SymbolicTensor shape={self.shape} dtype={self.dtype} name={self.name}>"
+
+
+def _symbolic_dtype(dtype):
+    """NumPy's dtype for a symbolic tensor; text of any kind ("string", as Keras names it, str,
+    bytes, object) is NumPy's object dtype, which holds str and bytes of any length."""
+    if dtype is str or dtype is bytes or isinstance(dtype, str) and dtype in ("string", "str", "bytes"):
+        return np.dtype(object)
+    dtype = np.dtype(dtype)
+    return np.dtype(object) if dtype.kind in "USO" else dtype
+
+
+def is_string_dtype(dtype):
+    """Whether a symbolic tensor of this dtype holds text (see _symbolic_dtype)."""
+    return np.dtype(dtype).kind == "O"
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
@@ -161,6 +175,7 @@ class Layer:
     """
     supports_masking = False
     autocast = True  # float inputs are cast to the layer's dtype, as Keras does
+    accepts_strings = False  # text inputs are refused unless a layer declares it reads them
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -303,7 +318,10 @@ class Layer:
 
     def _convert(self, x):
         """An input as a Tensor of the layer's dtype. The one dtype check of every entry point:
-        complex (whose imaginary part a cast would drop), string and object arrays are refused."""
+        complex (whose imaginary part a cast would drop), string and object arrays are refused,
+        except by a layer that `accepts_strings`, which gets text as an object array."""
+        if self.accepts_strings and is_text(x.data if isinstance(x, Tensor) else x):
+            return x if isinstance(x, Tensor) else Tensor(as_checked_text_array(x, self._describe()))
         if isinstance(x, Tensor):
             check_array(x.data, self._describe())
             if self.autocast and x.dtype.kind in "iuf" and x.dtype != self.dtype:
@@ -359,8 +377,10 @@ class Layer:
         if not self.built:
             probe = map_structure(lambda s: _Shaped(s.shape), inputs)
             self._maybe_build(probe)
-        # unknown sizes are filled with 2, and again with 3 to see which output sizes follow them
-        unknown = any(d is None for s in symbols for d in s.shape[1:])
+        # unknown sizes are filled with 2, and again with 3 to see which output sizes follow them;
+        # text is unknown too: how many tokens a string holds depends on its content
+        unknown = any(d is None for s in symbols for d in s.shape[1:]) or \
+            any(is_string_dtype(s.dtype) for s in symbols)
         runs = [self._dummy_call(inputs, args, kwargs, fill) for fill in ((2, 3) if unknown else (2,))]
         leaves = [flatten(r) for r in runs]
         record = _CallRecord(self, args=(inputs,) + tuple(args), kwargs=kwargs, outputs=None)
@@ -381,8 +401,11 @@ class Layer:
             if not isinstance(x, SymbolicTensor):
                 return x
             shape = (2,) + tuple(fill if d is None else d for d in x.shape[1:])
-            t = Tensor(np.zeros(shape, dtype=x.dtype) if x.dtype.kind not in "f"
-                       else np.full(shape, 0.5, dtype=x.dtype))
+            if is_string_dtype(x.dtype):  # `fill` words, so a text layer's token axis varies too
+                t = Tensor(np.full(shape, " ".join(["a"] * fill), dtype=object))
+            else:
+                t = Tensor(np.zeros(shape, dtype=x.dtype) if x.dtype.kind not in "f"
+                           else np.full(shape, 0.5, dtype=x.dtype))
             if x.has_mask:
                 set_mask(t, np.ones(shape[:2], dtype=bool))
             return t
@@ -475,7 +498,10 @@ class InputLayer(Layer):
             batch_shape = batch_size + _shape_dims(shape, "Input `shape`")
         else:
             batch_shape = _shape_dims(batch_shape, "Input `batch_shape`")
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        text = dtype is not None and is_string_dtype(_symbolic_dtype(dtype))
+        super().__init__(name=name, dtype=None if text else dtype, **kwargs)
+        if text:
+            self.dtype = "string"  # Keras's name for a text input's dtype
         self.batch_shape = batch_shape
         self.sparse = self.ragged = self.optional = False
         self.built = True

@@ -4,7 +4,8 @@ comes from the Trainer mixin, the summary table and the files from their own mod
 import numpy as np
 
 from .. import ops, saving
-from ..layers.base import Input, InputLayer, Layer, SymbolicTensor, flatten, map_structure
+from ..layers.base import (Input, InputLayer, Layer, SymbolicTensor, flatten, is_string_dtype,
+                           map_structure)
 from ..layers.masks import get_mask, set_mask
 from ..saving.registry import loading_scope
 from ..saving.serialization import deserialize_layer, serialize_layer
@@ -57,6 +58,14 @@ class Model(Trainer, Layer):
         """The model's output tensor, or the list (tuple) of them, as given to Model(outputs=...)."""
         struct = self.__dict__.get("_outputs_struct")
         return struct if struct is not None else Layer.output.fget(self)
+
+    @property
+    def accepts_strings(self):
+        """Whether the model takes text: a graph model where one of its Inputs is of dtype string,
+        a model without a graph (yet) where its first layer takes text."""
+        if self._records is not None:
+            return any(is_string_dtype(s.dtype) for s in self.inputs)
+        return bool(self._layers) and self._layers[0].accepts_strings
 
     def call(self, inputs, training=None):
         if self._records is None:

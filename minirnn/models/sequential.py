@@ -37,7 +37,8 @@ class Sequential(Model):
         first = self.layers[0]
         if self._input is None and first._input_shape_arg is not None:
             self._input = Input(shape=first._input_shape_arg,
-                                dtype="int64" if not first.autocast else None)
+                                dtype="string" if first.accepts_strings else
+                                "int64" if not first.autocast else None)
         if self._input is not None:
             self._build_graph()
 
@@ -110,8 +111,9 @@ class Sequential(Model):
         if self._records is None and not isinstance(inputs, SymbolicTensor) and self.layers:
             shape = np.shape(inputs.data if isinstance(inputs, Tensor) else inputs)
             dtype = np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs).dtype
+            text = dtype.kind in "USO" and self.layers[0].accepts_strings
             self._input = Input(batch_shape=(None,) + tuple(shape[1:]),
-                                dtype=dtype if dtype.kind in "iu" else None)
+                                dtype="string" if text else dtype if dtype.kind in "iu" else None)
             self._build_graph()
         return super().__call__(inputs, *args, **kwargs)
 

@@ -9,6 +9,7 @@ from .. import checks
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from ..layers.base import is_string_dtype
 from ..layers.collector import gc_paused
 from ..random import generator
 from ..tensor import Tensor, no_grad
@@ -248,11 +249,16 @@ class Trainer:
             what = f"{label} of model '{self.name}'"
             if a is None:
                 raise TypeError(f"{what} expects an array; got None")
-            array = checks.as_checked_array(a.data if isinstance(a, Tensor) else a, what)
+            takes_text = kind == "input" and (is_string_dtype(symbols[i].dtype) if symbols is not None
+                                              else self.accepts_strings)
+            check = checks.as_checked_text_array if takes_text else checks.as_checked_array
+            array = check(a.data if isinstance(a, Tensor) else a, what)
             if array.ndim == 0:
                 raise ValueError(f"{what} must have a batch axis (samples first); got a scalar")
             if symbols is not None and kind == "input":
                 expected = symbols[i].shape
+                if takes_text and array.ndim == len(expected) - 1 and expected[-1] == 1:
+                    array = array[..., None]  # one string per sample for an Input of shape (1,)
                 if array.ndim != len(expected) or any(
                         e is not None and e != g for e, g in zip(expected[1:], array.shape[1:])):
                     raise ValueError(f"{what} must have shape {expected} (input "
