@@ -267,6 +267,8 @@ def stop_gradient(variable):
 
 def moments(x, axes, keepdims=False, synchronized=False):
     """(mean, variance) of x over `axes` (one device here, so `synchronized` changes nothing)."""
+    if axes is not None and np.ndim(axes) != 0:
+        axes = tuple(axes)
     mean = ops.mean(x, axis=axes, keepdims=True)
     variance = ops.mean(ops.square(ops.sub(x, mean)), axis=axes, keepdims=True)
     if keepdims:
