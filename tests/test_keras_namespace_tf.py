@@ -69,7 +69,7 @@ def resolve(module, path):
 @pytest.mark.parametrize("path", NAMES + [f"ops.{name}" for name in OP_NAMES])
 def test_name_exists_where_keras_has_it(path):
     resolve(keras, path)          # the table names only Keras's own paths
-    assert callable(resolve(minirnn, path)) or hasattr(resolve(minirnn, path), "__name__")
+    resolve(minirnn, path)        # AttributeError where minirnn lacks one
 
 
 @pytest.mark.parametrize("same, as_", [
@@ -413,6 +413,7 @@ def test_cast_to_an_integer_dtype_carries_no_gradient():
     (lambda: minirnn.ops.norm(C3, ord=1), ValueError, "rank 1 or 2"),
     (lambda: minirnn.ops.broadcast_to(A, (4, 4)), ValueError, "cannot broadcast"),
     (lambda: minirnn.ops.moveaxis(A, [0, 1], [1]), ValueError, "as many axes"),
+    (lambda: minirnn.ops.moveaxis(A, [0, 0], [0, 1]), ValueError, "repeated axes"),
     (lambda: minirnn.ops.cumsum(A, axis=2), ValueError, "cumsum: axis 2 is out of range"),
     (lambda: minirnn.ops.unstack(A, num=3, axis=1), ValueError, "num=3"),
     (lambda: minirnn.ops.zeros((2, -1)), ValueError, "zeros: shape"),
