@@ -1,7 +1,8 @@
 """Activation functions by Keras's names, built from minirnn ops."""
 from . import ops
 
-__all__ = ["get", "linear", "hard_sigmoid", "softsign", "elu", "serialize"]
+__all__ = ["get", "linear", "hard_sigmoid", "softsign", "elu", "serialize", "tanh", "sigmoid",
+           "relu", "softmax", "log_softmax", "softplus", "exponential"]
 
 
 def linear(x):
@@ -20,6 +21,10 @@ def softsign(x):
 def elu(x):
     return ops.where(x.data > 0, x, ops.exp(ops.minimum(x, 0.0)) - 1.0)
 
+
+# the activations that are minirnn primitives, under keras.activations's names
+tanh, sigmoid, relu, softmax, log_softmax, softplus, exponential = (
+    ops.tanh, ops.sigmoid, ops.relu, ops.softmax, ops.log_softmax, ops.softplus, ops.exp)
 
 _BY_NAME = {
     "linear": linear, "tanh": ops.tanh, "sigmoid": ops.sigmoid, "relu": ops.relu,

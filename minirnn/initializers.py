@@ -207,3 +207,10 @@ def get(identifier):
 
 def serialize(initializer):
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+# Keras's lower-case names for the same classes (keras.initializers.glorot_uniform, ...)
+(zeros, ones, constant, random_normal, random_uniform, glorot_uniform, glorot_normal, he_uniform,
+ he_normal, lecun_uniform, orthogonal, identity) = (
+    Zeros, Ones, Constant, RandomNormal, RandomUniform, GlorotUniform, GlorotNormal, HeUniform,
+    HeNormal, LecunUniform, Orthogonal, Identity)

@@ -71,8 +71,12 @@ def identity(x):
 
 
 def cast(x, dtype):
-    """x in another float dtype; the gradient is cast back."""
-    return _cast(x, dtype=np.dtype(dtype))
+    """x in another dtype. To a float dtype the gradient is cast back; to an integer or boolean
+    one no gradient flows (as in Keras), so the result is a plain Tensor."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        return Tensor(np.asarray(x.data if isinstance(x, Tensor) else x).astype(dtype))
+    return _cast(x, dtype=dtype)
 
 
 @primitive(cast=False)
@@ -264,12 +268,17 @@ def minimum(a, b):
 @primitive
 def _clip(x, lo, hi):
     inside = (x >= lo) & (x <= hi)
-    return np.clip(x, lo, hi), lambda g: (g * inside,)
+    return np.clip(x, lo, hi), lambda g: (unbroadcast(g * inside, x.shape),)
 
 
-def clip(x, lo, hi):
-    """Elementwise clip to [lo, hi] (scalars); the gradient passes where lo <= x <= hi."""
-    return _clip(x, lo=lo, hi=hi)
+def clip(x, x_min, x_max):
+    """Elementwise clip to [x_min, x_max] (Keras's names); the gradient passes where
+    x_min <= x <= x_max. The bounds are constants (scalars, or arrays no larger than x)."""
+    return _clip(x, lo=_constant(x_min), hi=_constant(x_max))
+
+
+def _constant(value):
+    return value.data if isinstance(value, Tensor) else value
 
 
 @primitive
@@ -280,10 +289,17 @@ def _where(x, y, condition):
     return np.where(condition, x, y), vjp
 
 
-def where(condition, x, y):
-    """x where condition else y, broadcasting all three; condition gets no gradient."""
+def where(condition, x1=None, x2=None):
+    """x1 where condition else x2, broadcasting all three; condition gets no gradient.
+    With neither x1 nor x2, the indices where condition holds, one int Tensor per axis (Keras's
+    and np.nonzero's)."""
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
-    return _where(x, y, condition=cond)
+    if x1 is None and x2 is None:
+        return tuple(Tensor(i.astype(np.int32)) for i in np.nonzero(cond))
+    if x1 is None or x2 is None:
+        raise ValueError("where: expected both x1 and x2, or neither; got only "
+                         f"{'x2' if x1 is None else 'x1'}")
+    return _where(x1, x2, condition=cond)
 
 
 # -- reductions ----------------------------------------------------------------------------------
@@ -332,10 +348,23 @@ def _extremum(reduce):
     return op
 
 
-max = primitive(_extremum(np.max))
-max.__name__ = "max"
-min = primitive(_extremum(np.min))
-min.__name__ = "min"
+_max = primitive(_extremum(np.max))
+_max.__name__ = "max"
+_min = primitive(_extremum(np.min))
+_min.__name__ = "min"
+
+
+def max(x, axis=None, keepdims=False, initial=None):
+    """The largest elements along `axis` (all axes if None); no less than `initial` if given.
+    Ties share the gradient."""
+    y = _max(x, axis=axis, keepdims=keepdims)
+    return y if initial is None else maximum(y, initial)
+
+
+def min(x, axis=None, keepdims=False, initial=None):
+    """The smallest elements along `axis` (all axes if None); no more than `initial` if given."""
+    y = _min(x, axis=axis, keepdims=keepdims)
+    return y if initial is None else minimum(y, initial)
 
 
 # -- shape and indexing --------------------------------------------------------------------------
@@ -350,9 +379,13 @@ def _reshape(x, shape):
     return y, lambda g: (g.reshape(x.shape),)
 
 
-def reshape(x, shape):
-    """x with a new shape (one dimension may be -1). `shape` is static, never a graph input."""
-    return _reshape(x, shape=shape)
+def reshape(x, newshape=None, *, shape=None):
+    """x with a new shape (one dimension may be -1), given as `newshape` (Keras's name) or `shape`
+    (NumPy's). The shape is static, never a graph input."""
+    if (newshape is None) == (shape is None):
+        raise TypeError("reshape expects the new shape once: as newshape (Keras's name) or shape "
+                        f"(NumPy's); got newshape={newshape!r}, shape={shape!r}")
+    return _reshape(x, shape=newshape if shape is None else shape)
 
 
 @primitive(cast=False)
@@ -442,12 +475,12 @@ def _stack(*xs, axis):
     return np.stack(xs, axis=axis), lambda g: tuple(np.moveaxis(g, axis, 0))
 
 
-def stack(tensors, axis=0):
-    """Join same-shaped tensors along a new axis (np.stack)."""
-    shapes = _shapes("stack", tensors)
+def stack(x, axis=0):
+    """Join a sequence `x` of same-shaped tensors along a new axis (np.stack)."""
+    shapes = _shapes("stack", x)
     if len(set(shapes)) != 1:
         raise ValueError(f"stack needs tensors of one shape; got {shapes}")
-    return _stack(*tensors, axis=axis)
+    return _stack(*x, axis=axis)
 
 
 @primitive
@@ -456,12 +489,15 @@ def _unstack(x, axis):
     return parts, lambda gs: (np.stack(gs, axis=axis),)
 
 
-def unstack(x, axis=0):
+def unstack(x, num=None, axis=0):
     """The slices of x along `axis`, as a tuple (one node; its VJP stacks the gradients once,
-    where indexing each slice would scatter into a full-size zero array per slice)."""
+    where indexing each slice would scatter into a full-size zero array per slice). `num`, if
+    given, must be that axis's size (Keras's signature)."""
     x = as_tensor(x)
     if x.ndim == 0:
         raise ValueError("unstack needs a tensor of rank >= 1; got a scalar")
+    if num is not None and num != x.shape[axis]:
+        raise ValueError(f"unstack: num={num} does not match axis {axis} of shape {x.shape}")
     return _unstack(x, axis=axis)
 
 
@@ -526,3 +562,28 @@ Tensor.transpose = lambda self, *axes: transpose(self, axes=(axes[0] if len(axes
 Tensor.T = property(lambda self: transpose(self))
 Tensor.astype = cast
 from .conv_ops import conv1d, unfold1d, max_pool1d, avg_pool1d  # noqa: E402,F401  (conv_ops builds on the ops above)
+
+
+# -- the rest of keras.ops -----------------------------------------------------------------------
+# Keras's other op names (concatenate, one_hot, arange, all, slice, ...) live in ops_numpy (with
+# gradients) and ops_constant (without), which build on this module. They are looked up on
+# demand rather than imported here, so that names such as `all`, `any` and `slice` never shadow
+# Python's builtins in the code above.
+_KERAS_MODULES = ("ops_numpy", "ops_constant")
+
+
+def __getattr__(name):
+    import importlib
+    for module_name in _KERAS_MODULES:
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        if name in module.__all__:
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    import importlib
+    names = set(globals())
+    for module_name in _KERAS_MODULES:
+        names.update(importlib.import_module(f"{__package__}.{module_name}").__all__)
+    return sorted(names)

@@ -7,7 +7,9 @@ import random
 
 import numpy as np
 
-__all__ = ["set_random_seed", "generator"]
+from .tensor import Tensor, floatx
+
+__all__ = ["set_random_seed", "generator", "normal", "uniform", "randint"]
 
 _GENERATOR = np.random.default_rng()
 
@@ -33,3 +35,35 @@ def set_random_seed(seed):
 def generator(seed=None):
     """A Generator: a fresh one for an explicit seed, else the library's shared one."""
     return np.random.default_rng(seed) if seed is not None else _GENERATOR
+
+
+# -- keras.random: Tensors of draws. An int seed draws from a generator of its own (the same
+# seed, the same values); seed=None draws from the shared one. The values differ from Keras's.
+
+def _draw_setup(name, shape, dtype, seed, default_dtype):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"{name}: seed must be an int or None; got {type(seed).__name__}")
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape):
+        raise ValueError(f"{name}: shape must be non-negative ints; got {shape}")
+    return tuple(int(n) for n in shape), np.dtype(dtype or default_dtype), generator(seed)
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Draws from a normal distribution (dtype defaults to floatx)."""
+    shape, dtype, rng = _draw_setup("normal", shape, dtype, seed, floatx())
+    return Tensor(rng.normal(mean, stddev, size=shape).astype(dtype))
+
+
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    """Draws from the uniform distribution on [minval, maxval) (dtype defaults to floatx)."""
+    shape, dtype, rng = _draw_setup("uniform", shape, dtype, seed, floatx())
+    return Tensor(rng.uniform(minval, maxval, size=shape).astype(dtype))
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None):
+    """Integers drawn uniformly from [minval, maxval)."""
+    shape, dtype, rng = _draw_setup("randint", shape, dtype, seed, "int32")
+    if minval >= maxval:
+        raise ValueError(f"randint: expected minval < maxval; got {minval} and {maxval}")
+    return Tensor(rng.integers(minval, maxval, size=shape).astype(dtype))

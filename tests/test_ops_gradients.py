@@ -203,7 +203,7 @@ def clips(draw):
     lo = draw(st.sampled_from([-1.0, -0.5, 0.0]))
     hi = lo + draw(st.sampled_from([0.3, 1.0, 2.0]))
     x = away_from(make_array(draw(shapes()), draw(seeds())) * 1.5, (lo, hi))
-    return [x], {"lo": lo, "hi": hi}
+    return [x], {"x_min": lo, "x_max": hi}
 
 
 EINSUMS = ["ij,jk->ik", "bij,bjk->bik", "i,i->", "i,j->ij", "ij->ji", "ij->", "ij->j", "ijk->kij",
@@ -300,7 +300,7 @@ OPS = [
        lambda x, y, condition: np.where(condition, x, y), wheres()),
     Op("maximum", ops.maximum, np.maximum, no_ties()),
     Op("minimum", ops.minimum, np.minimum, no_ties()),
-    Op("clip", ops.clip, lambda x, lo, hi: np.clip(x, lo, hi), clips()),
+    Op("clip", ops.clip, lambda x, x_min, x_max: np.clip(x, x_min, x_max), clips()),
     Op("einsum", lambda *xs, subscripts: ops.einsum(subscripts, *xs),
        lambda *xs, subscripts: np.einsum(subscripts, *xs), einsums()),
 ]

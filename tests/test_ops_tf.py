@@ -54,7 +54,7 @@ def distinct(a_shape, b_shape):
 def clip_inputs(shape, lo, hi):
     def make(seed, dtype):
         x = away_from(make_array(shape, seed) * 1.5, (lo, hi)).astype(dtype)
-        return [x], {"lo": lo, "hi": hi}
+        return [x], {"x_min": lo, "x_max": hi}
     return make
 
 
@@ -161,8 +161,8 @@ ROWS += [
     Row("minimum_ties", ops.minimum, lambda a, b: tf.minimum(a, b), arrays((4, 1), (4, 5), kind="ties")),
     Row("max_ties", ops.max, lambda x, axis: tf.reduce_max(x, axis), arrays((4, 5), kind="ties", axis=1)),
     Row("min_ties", ops.min, lambda x: tf.reduce_min(x), arrays((4, 5), kind="ties")),
-    Row("clip_at_bounds", ops.clip, lambda x, lo, hi: tf.clip_by_value(x, lo, hi),
-        arrays((4, 5), kind="ties", lo=-0.5, hi=0.5)),
+    Row("clip_at_bounds", ops.clip, lambda x, x_min, x_max: tf.clip_by_value(x, x_min, x_max),
+        arrays((4, 5), kind="ties", x_min=-0.5, x_max=0.5)),
     # reductions
     Row("sum", ops.sum, lambda x: tf.reduce_sum(x), arrays((3, 4))),
     Row("sum_axis", ops.sum, lambda x, axis, keepdims: tf.reduce_sum(x, axis, keepdims=keepdims),
@@ -221,7 +221,8 @@ ROWS += [
     Row("maximum_broadcast", ops.maximum, lambda a, b: tf.maximum(a, b), distinct((2, 1, 4), (3, 1))),
     Row("minimum", ops.minimum, lambda a, b: tf.minimum(a, b), distinct((3, 4), (3, 4))),
     Row("minimum_broadcast", ops.minimum, lambda a, b: tf.minimum(a, b), distinct((4,), (2, 3, 1))),
-    Row("clip", ops.clip, lambda x, lo, hi: tf.clip_by_value(x, lo, hi), clip_inputs((4, 5), -0.5, 0.8)),
+    Row("clip", ops.clip, lambda x, x_min, x_max: tf.clip_by_value(x, x_min, x_max),
+        clip_inputs((4, 5), -0.5, 0.8)),
     Row("einsum_matmul", lambda *xs, eq: ops.einsum(eq, *xs), lambda *xs, eq: tf.einsum(eq, *xs),
         arrays((3, 4), (4, 2), eq="ij,jk->ik")),
     Row("einsum_batched", lambda *xs, eq: ops.einsum(eq, *xs), lambda *xs, eq: tf.einsum(eq, *xs),

@@ -1,16 +1,16 @@
 """Saving and loading: .npz weights and model files (`npz`), and safe deserialization of the
 configs inside them (`serialization`, `registry`).
 
-`load_model` lives in minirnn.models (it needs the model classes, which sit above this package)
-and is re-exported here on first use.
+`load_model` and `save_model` live in minirnn.models (they need the model classes, which sit
+above this package) and are re-exported here on first use.
 """
 from . import npz, registry, serialization
 from .npz import WeightsFile, load_archive, load_weights, read_weights, save_archive, save_weights
 from .registry import (CustomObjectScope, custom_object_scope, get_custom_objects,
                        get_registered_name, get_registered_object, register_keras_serializable)
 
-__all__ = ["load_model", "save_weights", "load_weights", "save_archive", "load_archive",
-           "read_weights", "register_keras_serializable", "get_registered_object",
+__all__ = ["load_model", "save_model", "save_weights", "load_weights", "save_archive",
+           "load_archive", "read_weights", "register_keras_serializable", "get_registered_object",
            "get_registered_name", "get_custom_objects", "custom_object_scope", "CustomObjectScope"]
 
 
@@ -18,4 +18,7 @@ def __getattr__(name):
     if name == "load_model":
         from ..models import load_model  # late: models import this package
         return load_model
+    if name == "save_model":
+        from ..models.model_io import save_model
+        return save_model
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

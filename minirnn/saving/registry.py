@@ -29,7 +29,10 @@ _SETTINGS = contextvars.ContextVar("minirnn_loading_settings", default=LoadingSe
 
 
 def current_settings():
-    return _SETTINGS.get()
+    settings = _SETTINGS.get()
+    if _UNSAFE_DESERIALIZATION and settings.safe_mode:
+        return dataclasses.replace(settings, safe_mode=False)
+    return settings
 
 
 @contextlib.contextmanager
@@ -119,3 +122,20 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
 def registered_objects():
     """Every registered object (to find one saved under its module path before it was registered)."""
     return list(_GLOBAL_CUSTOM_OBJECTS.values())
+
+
+# keras.config.enable_unsafe_deserialization(): process-wide, as Keras's; it overrides the
+# safe_mode a load asks for, and keras.backend.clear_session() turns it off again, as in Keras
+_UNSAFE_DESERIALIZATION = False
+
+
+def enable_unsafe_deserialization():
+    """Let every later load resolve what safe_mode=True would refuse (a module path, a function
+    by name), in every thread, as keras.config.enable_unsafe_deserialization() does."""
+    global _UNSAFE_DESERIALIZATION
+    _UNSAFE_DESERIALIZATION = True
+
+
+def reset_unsafe_deserialization():
+    global _UNSAFE_DESERIALIZATION
+    _UNSAFE_DESERIALIZATION = False
