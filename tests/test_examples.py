@@ -19,7 +19,7 @@ def load(name):
 
 def test_every_example_is_tested():
     tested = {"addition", "keras_parity", "bptt_by_hand", "adding_problem", "char_rnn",
-              "custom_layer", "custom_cell"}
+              "custom_layer", "custom_cell", "to_and_from_keras"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested | {"seq2seq_attention", "stateful_chunks"}
 
 
@@ -41,6 +41,18 @@ def test_keras_parity_example_agrees_with_keras():
     import_tf()
     assert load("keras_parity").main(["--cell", "gru", "--float64"]) < 1e-9
     assert load("keras_parity").main(["--cell", "lstm"]) < 1e-5
+
+
+def test_to_and_from_keras_loads_the_same_model_in_keras(tmp_path, capsys):
+    from tf_helpers import import_tf
+    import_tf()
+    path = tmp_path / "digits.keras"
+    differences = load("to_and_from_keras").main(["--epochs", "1", "--samples", "300",
+                                                   "--out", str(path)])
+    assert path.exists()
+    assert differences["minirnn"] == 0.0
+    assert differences["keras"] < 1e-5
+    assert "keras.saving.load_model: Adam optimizer" in capsys.readouterr().out
 
 
 def adding_problem_table(out):

@@ -26,6 +26,7 @@ class ModelCheckpoint(Callback):
             raise ValueError(f"ModelCheckpoint's save_freq must be 'epoch' or an int >= 1 (a "
                              f"number of batches); got {save_freq!r}")
         self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
+        _check_checkpoint_path(self.filepath, save_weights_only)
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
         self.better = improvement_op(mode, monitor, "ModelCheckpoint")
@@ -107,3 +108,15 @@ class ModelCheckpoint(Callback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+
+def _check_checkpoint_path(filepath, save_weights_only):
+    """As Keras 3: weights go to '.weights.h5' (or minirnn's '.npz'), a whole model to '.keras'
+    (or '.npz'); checked when the callback is made, not after the first epoch."""
+    path = filepath.lower()
+    if save_weights_only and not path.endswith((".weights.h5", ".npz")):
+        raise ValueError(f"ModelCheckpoint with save_weights_only=True needs a filepath ending in "
+                         f"'.weights.h5' (Keras's) or '.npz' (minirnn's); got {filepath!r}")
+    if not save_weights_only and not path.endswith((".keras", ".npz")):
+        raise ValueError(f"ModelCheckpoint saving the whole model needs a filepath ending in "
+                         f"'.keras' (Keras's) or '.npz' (minirnn's); got {filepath!r}")

@@ -738,5 +738,7 @@ class Bidirectional(Layer):
         from ..saving import registry, serialization  # late: saving sits above layers
         config = dict(config)
         with registry.loading_scope(custom_objects):
+            if config.get("backward_layer") is not None:  # Keras's configs name it
+                config["backward_layer"] = serialization.deserialize_layer(config["backward_layer"])
             return cls(serialization.deserialize_layer(config.pop("layer")), **config)
 

@@ -109,15 +109,18 @@ class Model(Trainer, Layer):
 
     # -- saving -----------------------------------------------------------------------------
     def save_weights(self, filepath):
-        """Write every weight to a .npz file (atomically: an interrupted save leaves the old file)."""
+        """Write every weight (atomically: an interrupted save leaves the old file): to a Keras
+        `.weights.h5` file (with its optimizer state; needs h5py), or else to minirnn's .npz."""
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Read weights saved by save_weights; a file that does not match leaves the model unchanged."""
+        """Read weights from `.weights.h5` / `.keras` (Keras's, or ours) or .npz; a file that does
+        not match leaves the model unchanged."""
         saving.load_weights(self, filepath)
 
     def save(self, filepath):
-        """Architecture (JSON config), weights and compile settings in one .npz file."""
+        """Architecture, weights and compile settings in one file: `.keras` (Keras 3's zip, which
+        keras.saving.load_model reads; needs h5py) or `.npz` (minirnn's, NumPy alone)."""
         from .model_io import save_model  # late: model_io builds models, so it imports this module
         save_model(self, filepath)
 

@@ -1,6 +1,7 @@
 """Whole models to and from files: `save_model` writes the architecture (JSON config), weights
-and compile settings in one .npz file, `load_model` builds the model back from it. The weights
-alone go through minirnn.saving (Model.save_weights / load_weights)."""
+and compile settings in one file, `load_model` builds the model back from it: `.keras` (Keras 3's
+zip, minirnn.saving.keras_format) or `.npz` (minirnn's own). The weights alone go through
+minirnn.saving (Model.save_weights / load_weights)."""
 import json
 
 from .. import saving
@@ -14,7 +15,11 @@ __all__ = ["save_model", "load_model"]
 
 
 def save_model(model, filepath):
-    """Architecture (JSON config), weights and compile settings of `model` in one .npz file."""
+    """Architecture, weights and compile settings of `model` in one .keras or .npz file (chosen
+    by the extension; any other raises ValueError, as Keras 3 does)."""
+    if saving.formats.model_format(filepath) == "keras":
+        saving.keras_format.save_model(model, filepath)
+        return
     payload = {"class_name": type(model).__name__ if isinstance(model, Sequential) else "Functional",
                "config": model.get_config(),
                "compile": getattr(model, "_compile_config", None)}
@@ -33,7 +38,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     with `minirnn.saving.register_keras_serializable`. A Lambda naming any other function by its
     module path is refused unless `safe_mode=False`, which imports that module: only for files you
     trust. Every weight array is checked against the model before any is read in full.
+
+    A `.keras` file (Keras 3's, or written by minirnn) is read the same way: its config is
+    translated to minirnn's and built by the same deserializer; a `module` it names is never
+    imported. It needs h5py (pip install "minirnn[h5]").
     """
+    if saving.keras_format.is_keras_file(filepath):
+        return saving.keras_format.load_model(filepath, _build_from_config, custom_objects,
+                                              compile, safe_mode)
     with saving.WeightsFile(filepath) as file:
         payload = _model_payload(file)
         with loading_scope(custom_objects, safe_mode, source=filepath):
@@ -83,3 +95,8 @@ def _model_payload(file):
     except ValueError as error:
         raise file.error(f"holds a model config with an array that cannot be read ({error})") from None
     return payload
+
+
+def _build_from_config(class_name, config):
+    cls = Sequential if class_name == "Sequential" else Model
+    return cls._from_config(config)

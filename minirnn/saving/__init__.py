@@ -1,11 +1,13 @@
-"""Saving and loading: .npz weights and model files (`npz`), and safe deserialization of the
-configs inside them (`serialization`, `registry`).
+"""Saving and loading: minirnn's .npz weights and model files (`npz`, NumPy alone), Keras 3's
+.keras and .weights.h5 files (`keras_format`, with h5py), the choice between them by extension
+(`formats`), and safe deserialization of the configs inside them (`serialization`, `registry`).
 
 `load_model` and `save_model` live in minirnn.models (they need the model classes, which sit
 above this package) and are re-exported here on first use.
 """
-from . import npz, registry, serialization
-from .npz import WeightsFile, load_archive, load_weights, read_weights, save_archive, save_weights
+from . import formats, keras_format, npz, registry, serialization
+from .formats import load_weights, save_weights
+from .npz import WeightsFile, load_archive, read_weights, save_archive
 from .registry import (CustomObjectScope, custom_object_scope, get_custom_objects,
                        get_registered_name, get_registered_object, register_keras_serializable)
 

@@ -57,13 +57,15 @@ def _umask():
     return mask
 
 
-def _write_atomically(filepath, arrays):
+def write_atomically(filepath, write, suffix=".npz"):
+    """Call write(handle) on a temporary file beside `filepath`, then rename it over `filepath`:
+    a save that fails halfway (or is interrupted) leaves the previous file as it was."""
     filepath = os.fspath(filepath)
     directory = os.path.dirname(os.path.abspath(filepath))
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is for the temporary file only
@@ -73,6 +75,10 @@ def _write_atomically(filepath, arrays):
             os.remove(temporary)
         raise
     _sync_directory(directory)
+
+
+def _write_atomically(filepath, arrays):
+    write_atomically(filepath, lambda handle: np.savez(handle, **arrays))
 
 
 def _sync_directory(directory):

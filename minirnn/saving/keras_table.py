@@ -1,0 +1,67 @@
+"""What minirnn and Keras 3 call the same things: the one table the .keras / .weights.h5
+translation reads (keras_config for configs, h5_weights for where weights sit).
+
+Nothing here is imported from Keras: these are names written into and read from files.
+"""
+
+# Layers both libraries have under one class name, in `keras.layers`. A Keras file naming any
+# other layer is refused (naming the class); a minirnn layer not listed cannot go into a .keras
+# file (Keras could not load it), unless it is a user's registered class.
+KERAS_LAYERS_MODULE = "keras.layers"
+SHARED_LAYER_CLASSES = frozenset([
+    "Dense", "Embedding", "Dropout", "TimeDistributed", "Activation", "Flatten", "Reshape",
+    "RepeatVector", "Masking", "Concatenate", "Add", "Multiply", "Average",
+    "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Attention", "AdditiveAttention",
+    "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+    "BatchNormalization", "LayerNormalization",
+])
+RECURRENT_CLASSES = frozenset(["SimpleRNN", "LSTM", "GRU"])
+
+# Top-level entries of config.json (Keras's loader needs "module"; its registered_name is
+# what keras.saving writes for each model class).
+MODEL_ENTRIES = {
+    "Sequential": {"module": "keras", "class_name": "Sequential", "registered_name": None},
+    "Functional": {"module": "keras.src.models.functional", "class_name": "Functional",
+                   "registered_name": "Functional"},
+}
+MODEL_CLASS_NAMES = frozenset(["Sequential", "Functional", "Model"])
+
+# Constructor arguments minirnn adds to a Keras layer, with their defaults. Keras refuses
+# arguments it does not know, so they are left out of a .keras file (with a warning when a
+# layer sets one to anything but its default: that choice does not travel).
+_RNN_EXTRAS = {"recompute": False, "truncate_bptt": None, "bptt": "fast"}
+MINIRNN_ONLY_ARGUMENTS = {"SimpleRNN": _RNN_EXTRAS, "LSTM": _RNN_EXTRAS, "GRU": _RNN_EXTRAS,
+                          "*": {"input_shape": None}}
+
+# Keras arguments minirnn has no counterpart for: a Keras config is accepted when they hold
+# these values (and they are dropped); any other value is refused, naming the argument.
+# Every `*_regularizer` and `*_constraint` argument is accepted when None as well.
+KERAS_ONLY_DEFAULTS = {
+    "*": {"quantization_config": None, "lora_rank": None, "lora_alpha": None,
+          "activity_regularizer": None},
+    "BatchNormalization": {"synchronized": False, "renorm": False, "renorm_clipping": None,
+                           "renorm_momentum": 0.99},
+}
+KERAS_ONLY_SUFFIXES = ("_regularizer", "_constraint")
+
+# Keras-only entries of an initializer's config, accepted at these values.
+INITIALIZER_KERAS_ONLY = {"input_axes": None, "output_axes": None}
+
+# Where a layer's variables sit below its group in model.weights.h5: Keras saves each tracked
+# sublayer under the attribute that holds it. A recurrent layer keeps its weights in its cell;
+# a Bidirectional's two layers and a TimeDistributed's layer are saved as layers themselves.
+CELL_GROUP = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
+WRAPPED_LAYER_ATTRIBUTES = {"Bidirectional": ("forward_layer", "backward_layer"),
+                            "TimeDistributed": ("layer",)}
+
+# Keras records the masks of a functional model as operations of its graph. They take part in
+# Keras's ordering of the model's layers (and so in the numbering of the weights file): how
+# many operations each mask-making layer adds between its input and the layers the mask feeds.
+MASK_OPERATIONS = {"Embedding": ("NotEqual",), "Masking": ("NotEqual", "Any")}
+# The module path of Keras's operations (a functional config's non-layer entries).
+KERAS_OPS_MODULE_PREFIX = "keras.src.ops."
+
+# compile_config: the optimizer's module, and the keys minirnn reads.
+OPTIMIZERS_MODULE = "keras.optimizers"
+LOSSES_MODULE = "keras.losses"
+INITIALIZERS_MODULE = "keras.initializers"
