@@ -165,6 +165,35 @@ def test_fit_with_sample_weight_matches_keras(optimizer):
     assert_same_weights(model, keras_model)
 
 
+def test_arrays_with_steps_per_epoch_go_on_with_the_pass_as_keras():
+    """Five batches, three an epoch: Keras's epochs take batches 0-2, then 3-4 (the pass is spent:
+    a warning), then 0-2 of a new pass."""
+    keras_model, model = pair(rnn_model, seed=2)
+    compile_both(keras_model, model, "adam", "mse")
+    x, y, w = regression(2)
+    fit = dict(batch_size=BATCH, epochs=3, steps_per_epoch=3, shuffle=False, sample_weight=w)
+    expected = quiet_fit(keras_model, x, y, **fit)
+    with pytest.warns(UserWarning, match="Your input ran out of data"):
+        got = model.fit(x, y, verbose=0, **fit).history
+    assert_history(got, expected)
+    assert_same_weights(model, keras_model)
+
+
+def test_train_and_test_on_batch_with_sample_and_class_weights_match_keras():
+    keras_model, model = pair(rnn_model, seed=3, units=3, activation="softmax")
+    compile_both(keras_model, model, "adam", "sparse_categorical_crossentropy",
+                 weighted_metrics=["accuracy"])
+    x, k = labels(3, 3, n=BATCH)
+    w = np.linspace(0.1, 2.0, BATCH).astype("float32")
+    for kwargs in ({"sample_weight": w}, {"class_weight": {0: 2.0, 2: 0.5}}):
+        expected = keras_model.train_on_batch(x, k, return_dict=True, **kwargs)
+        got = model.train_on_batch(x, k, return_dict=True, **kwargs)
+        assert_history(got, expected)
+    assert_same_weights(model, keras_model)
+    assert_history(model.test_on_batch(x, k, sample_weight=w, return_dict=True),
+                   keras_model.test_on_batch(x, k, sample_weight=w, return_dict=True))
+
+
 def test_weighted_loss_divides_by_the_batch_size_not_by_the_weights():
     """Keras's rule, by hand: a batch's loss is sum(w * loss) / batch_size."""
     _, model = pair(rnn_model, seed=3)
@@ -222,9 +251,13 @@ def test_fit_on_a_py_dataset_matches_keras_and_ends_each_epoch(optimizer):
     keras_model, model = pair(rnn_model, seed=6)
     compile_both(keras_model, model, optimizer, "mse", metrics=["mae"])
     x, y, w = regression(7)
+    xv, yv, wv = regression(8, n=20)
     ours = Batches(x, y, w)
-    expected = quiet_fit(keras_model, KerasBatches(x, y, w), epochs=3, shuffle=False)
-    got = quiet_fit(model, ours, epochs=3, shuffle=False)
+    expected = quiet_fit(keras_model, KerasBatches(x, y, w), epochs=3, shuffle=False,
+                         validation_data=KerasBatches(xv, yv, wv, size=6))
+    got = quiet_fit(model, ours, epochs=3, shuffle=False,
+                    validation_data=Batches(xv, yv, wv, size=6))
+    assert "val_mae" in expected
     assert_history(got, expected)
     assert_same_weights(model, keras_model)
     assert ours.epoch_ends == 3
