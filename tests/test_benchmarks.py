@@ -119,3 +119,16 @@ def test_bench_memory_passes_minirnn_kwargs_to_the_layer():
                           timeout=60)
     assert "no_such_option" in proc.stdout + proc.stderr
     assert "failed" in proc.stdout
+
+
+def test_bench_fit_data_reduced(tmp_path):
+    out_json = tmp_path / "fitdata.json"
+    out = run("bench_fit_data.py", "--samples", "64", "--batch", "16", "--timesteps", "4",
+              "--units", "4", "--repeats", "2", "--json", str(out_json))
+    for source in ("arrays", "PyDataset", "generator"):
+        row = re.search(rf"^{source}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", out, re.M)
+        assert row, f"no {source} row in:\n{out}"
+        median, best, per_step, ratio = map(float, row.groups())
+        assert 0 < best <= median and math.isclose(per_step, median / 4, rel_tol=0.02, abs_tol=1e-3)
+    rows = {r["source"]: r for r in json.loads(out_json.read_text())["rows"]}
+    assert rows["arrays"]["ratio"] == 1.0 and set(rows) == {"arrays", "PyDataset", "generator"}

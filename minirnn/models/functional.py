@@ -71,7 +71,7 @@ class Model(Trainer, Layer):
         if self._records is None:
             raise NotImplementedError(f"{type(self).__name__} has no graph: build it as "
                                       f"Model(inputs, outputs) or override call()")
-        given = _as_list(inputs)
+        given = _inputs_by_name(self, inputs) if isinstance(inputs, dict) else _as_list(inputs)
         if len(given) != len(self.inputs):
             raise ValueError(f"model '{self.name}' expects {len(self.inputs)} input(s); got {len(given)}")
         values = {}
@@ -231,3 +231,12 @@ def _refuse_empty_batch(model, shape, input_name=None):
         where = f" for input '{input_name}'" if input_name else ""
         raise ValueError(f"model '{model.name}' got an empty batch (0 samples){where} of shape "
                          f"{tuple(shape)}; a batch needs at least one sample")
+
+
+def _inputs_by_name(model, inputs):
+    """Inputs given as a dict keyed by the names of the model's Input tensors, in their order."""
+    names = [sym.name for sym in model.inputs]
+    if set(inputs) != set(names):
+        raise ValueError(f"model '{model.name}' takes a dict of inputs keyed by its Input names "
+                         f"{names}; got keys {list(inputs)}")
+    return [inputs[name] for name in names]
