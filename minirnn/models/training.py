@@ -640,7 +640,10 @@ class Trainer:
         loss_tracker = metrics_module.Mean(name="loss")
         self.stop_training = False
         self.history = history
+        self._initial_epoch = None  # BackupAndRestore sets it in on_train_begin
         cb.on_train_begin()
+        if self._initial_epoch is not None:
+            initial_epoch = self._initial_epoch
         for epoch in range(initial_epoch, epochs):
             if not train.prepare():
                 break
@@ -693,52 +696,62 @@ class Trainer:
                              f"{'x=None' if x is None else 'x'} and {'y=None' if y is None else 'y'}")
         data = self._data("evaluate", x, y, sample_weight, batch_size, steps, False,
                           ("x", "y", "sample_weight"))
-        return self._report(self._evaluate_batches(data), verbose, return_dict)
+        progress = callbacks_module.progress_callbacks(verbose, data.num_batches, self)
+        progress.on_test_begin()
+        logs = self._evaluate_batches(data, progress)
+        progress.on_test_end(logs)
+        return self._report(logs, return_dict)
 
-    def _evaluate_batches(self, data):
+    def _evaluate_batches(self, data, progress=None):
         """Logs over one epoch of `data` (an EpochIterator); None when it has run out."""
         if not data.prepare():
             return None
         loss_tracker = metrics_module.Mean(name="loss")
         self._reset_metrics()
         with no_grad():
-            for _, (bx, by, bsw, size) in data.batches():
+            for step, (bx, by, bsw, size) in data.batches():
                 y_pred = self(bx, training=False)
                 loss_tracker.update_state(float(self._total_loss(by, y_pred, bsw).data),
                                           sample_weight=size)
                 self._update_metrics(by, y_pred, bsw)
+                if progress is not None:
+                    progress.on_test_batch_end(step, self._metric_logs(loss_tracker))
         data.finish_epoch()
         return self._metric_logs(loss_tracker)
 
     @staticmethod
-    def _report(logs, verbose, return_dict):
-        if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+    def _report(logs, return_dict):
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose=0, steps=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
         """Outputs for x, computed in batches in inference mode, as NumPy arrays. x: arrays, or a
         generator, PyDataset, iterable or tf.data.Dataset of batches (x alone, or tuples whose
         first item is x), `steps` of them if given."""
         batch_size = None if batch_size is None else _batch_size(batch_size, "predict",
                                                                  "batch_size", 32)
-        _verbosity(verbose, "predict")
+        verbose = _verbosity(verbose, "predict")
         steps = _steps(steps, "predict", "steps")
         if x is None:
             raise ValueError("predict() needs inputs x; got x=None")
         data = self._data("predict", x, None, None, batch_size, steps, False, ("x", "y", ""),
                           targets=False)
-        return self._predict_batches(data)
+        progress = callbacks_module.progress_callbacks(verbose, data.num_batches, self)
+        progress.on_predict_begin()
+        outputs = self._predict_batches(data, progress)
+        progress.on_predict_end()
+        return outputs
 
-    def _predict_batches(self, data):
+    def _predict_batches(self, data, progress=None):
         data.prepare()
         chunks = []
         with no_grad():
-            for _, (bx, _, _, _) in data.batches():
+            for step, (bx, _, _, _) in data.batches():
                 chunks.append(self(bx, training=False))
+                if progress is not None:
+                    progress.on_predict_batch_end(step, {"outputs": chunks[-1]})
         data.finish_epoch()
         outputs = [np.concatenate([o.data for o in parts]) for parts in zip(*map(_as_list, chunks))]
         return outputs if isinstance(chunks[0], (list, tuple)) else outputs[0]
@@ -774,7 +787,7 @@ class Trainer:
         if y is None:
             raise ValueError("test_on_batch() needs targets y; got y=None")
         data = self._whole_batch("test_on_batch", x, y, sample_weight)
-        return self._report(self._evaluate_batches(data), 0, return_dict)
+        return self._report(self._evaluate_batches(data), return_dict)
 
     def predict_on_batch(self, x):
         return self._predict_batches(self._whole_batch("predict_on_batch", x, None, targets=False))
