@@ -13,10 +13,12 @@ Which path runs depends on the cell:
   the same fused op over them, in the plain loop of layers/bptt.py; no per-op graph.
 * otherwise (``unroll=True``, or a cell with only a ``call``): a Python loop over timesteps calling
   the cell (a built-in cell's step from primitive ops over inputs projected once); the engine
-  derives BPTT from the recorded ops.
+  derives BPTT from the recorded ops. Only this path takes inputs given as a structure (a tuple,
+  list or dict of sequences, as the Keras guide's NestedCell), and states and outputs of several
+  axes.
 
 After a backward pass, `bptt_gradients` holds dL/dh_t (the first state's gradient) for every
-processed timestep, shape (timesteps, batch, state size), whichever path ran.
+processed timestep, shape (timesteps, batch, *state shape), whichever path ran.
 """
 import copy
 
@@ -165,6 +167,20 @@ class RNN(Layer):
         With return_state the output is followed by one entry per entry of the cell's state_size
         (for a StackedRNNCells: per cell, a list for a cell whose state is a list).
 
+    Nested inputs, states and outputs (a cell of your own with a `call`, as the Keras guide's
+    NestedCell). The layer may be called on a tuple, list or dict of sequences, each (batch,
+    timesteps, ...) with time on axis 1; the cell then gets each step's slices in that structure,
+    and is built with the structure of step shapes, e.g. ((batch, i1), (batch, i2, i3)). A
+    single sequence may have more axes too, (batch, timesteps, d1, d2, ...). A state may have
+    several axes: an item of `state_size` is an int n (a state (batch, n)), or a state's shape,
+    anything with `as_list()` (a TensorShape) or another iterable of ints, so `[TensorShape([u1]),
+    TensorShape([u2, u3])]` and `[[u1], [u2, u3]]` both mean states (batch, u1) and (batch, u2,
+    u3); zeros of those shapes start a sequence unless the cell has get_initial_state. The cell
+    may return a structure of outputs (tuple, list, dict); masking, go_backwards and
+    return_sequences act on each, and the layer returns them in that structure, followed by the
+    states with return_state. The layer is held to the structure and step shapes it was built
+    for; the built-in cells and cells with step code take one sequence.
+
     A cell's own backward. A cell may also define its step's hand-derived BPTT, the protocol of the
     built-in cells' step code (layers/cells.py), and RNN then runs it in the plain BPTT loop of
     layers/bptt.py (unroll=False): no graph is recorded per op. The cell then has weights
@@ -248,7 +264,7 @@ class RNN(Layer):
     @property
     def n_states(self):
         """How many state arrays the layer carries (every cell's, for a stack)."""
-        return len(flatten(self.state_size))
+        return len(self._flat_state_shapes())
 
     def _flat_state_shapes(self):
         """Every state's shape without the batch axis, in the flat order of the states."""
@@ -306,7 +322,8 @@ class RNN(Layer):
         got = _pack_as(inputs, shapes)
         if not leaves or any(len(s) < 3 for s in shapes):
             raise ValueError(f"{type(self).__name__} '{self.name}' expects every input of a "
-                             f"structure to be a sequence (batch, timesteps, ...); got shapes {got}")
+                             f"structure to be a sequence (batch, timesteps, ...); got shapes "
+                             f"{got}")
         for axis, what in ((0, "batch size"), (1, "number of timesteps")):
             sizes = {s[axis] for s in shapes if s[axis] is not None}
             if len(sizes) > 1:
@@ -314,7 +331,8 @@ class RNN(Layer):
                                  f"structure to share one {what} (axis {axis}); got shapes {got}")
         if self._input_structure is not None:
             expected = self._input_structure
-            same = _structure_of(inputs) == _structure_of(_map_shapes(lambda _: 0, expected)) and all(
+            nesting = _structure_of(_map_shapes(lambda _: 0, expected))
+            same = _structure_of(inputs) == nesting and all(
                 s[2:] == e for s, e in zip(shapes, _shape_leaves(expected)))
             if not same:
                 raise ValueError(f"{self._cell_description()} was built for inputs structured as "
@@ -548,13 +566,15 @@ class RNN(Layer):
         fixes the output's structure, kept in _output_structure (None for one Tensor); every
         later step's must have it, with the first step's shapes (first: its flat outputs)."""
         flat = flatten(output)
-        shapes = map_structure(lambda o: tuple(o.shape) if isinstance(o, Tensor)
-                               else type(o).__name__, output)
+
+        def shapes():
+            return map_structure(lambda o: tuple(o.shape) if isinstance(o, Tensor)
+                                 else type(o).__name__, output)
         if not flat or not all(isinstance(o, Tensor) and o.ndim >= 1 and o.shape[0] == batch
                                for o in flat):
-            raise ValueError(f"{self._cell_description()} returned an output {shapes}; expected "
-                             f"a Tensor (batch, ...) with batch {batch}, or a structure (tuple, "
-                             f"list, dict) of them")
+            raise ValueError(f"{self._cell_description()} returned an output {shapes()}; "
+                             f"expected a Tensor (batch, ...) with batch {batch}, or a structure "
+                             f"(tuple, list, dict) of them")
         if first is None:
             self._output_structure = map_structure(lambda _: 0, output) \
                 if _is_nested(output) else None
@@ -564,7 +584,7 @@ class RNN(Layer):
                 [o.shape for o in flat] != [o.shape for o in first]:
             was = _pack_as(self._output_structure, [o.shape for o in first]) \
                 if self._output_structure is not None else first[0].shape
-            raise ValueError(f"{self._cell_description()} returned an output {shapes} after "
+            raise ValueError(f"{self._cell_description()} returned an output {shapes()} after "
                              f"{was} at the first step: a cell's output keeps its structure and "
                              f"shapes from step to step")
         return flat
@@ -874,6 +894,10 @@ class Bidirectional(Layer):
         self.input_spec = layer.input_spec
 
     def _check_inputs(self, inputs):
+        if _is_nested(inputs):  # the directions' outputs are merged (or reversed) as one each
+            raise ValueError(f"Bidirectional '{self.name}' takes one input sequence (batch, "
+                             f"timesteps, ...); got a {type(inputs).__name__} of "
+                             f"{len(flatten(inputs))}")
         super()._check_inputs(inputs)
         _check_sequence(self, inputs)
 

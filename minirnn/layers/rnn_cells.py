@@ -17,7 +17,7 @@ from ..checks import check_bool, check_fraction, non_negative_int, positive_int
 from ..random import generator
 from ..tensor import Tensor
 from . import cells
-from .base import Layer, flatten
+from .base import Layer
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "cell_output_size",
            "state_shapes", "cell_state_shapes", "flatten_shapes"]
