@@ -13,10 +13,12 @@ Which path runs depends on the cell:
   the same fused op over them, in the plain loop of layers/bptt.py; no per-op graph.
 * otherwise (``unroll=True``, or a cell with only a ``call``): a Python loop over timesteps calling
   the cell (a built-in cell's step from primitive ops over inputs projected once); the engine
-  derives BPTT from the recorded ops.
+  derives BPTT from the recorded ops. Only this path takes inputs given as a structure (a tuple,
+  list or dict of sequences, as the Keras guide's NestedCell), and states and outputs of several
+  axes.
 
 After a backward pass, `bptt_gradients` holds dL/dh_t (the first state's gradient) for every
-processed timestep, shape (timesteps, batch, state size), whichever path ran.
+processed timestep, shape (timesteps, batch, *state shape), whichever path ran.
 """
 import copy
 
@@ -26,11 +28,13 @@ from .. import ops
 from ..checks import check_bool, check_choice, positive_int
 from ..tensor import Tensor
 from ..naming import to_snake_case
-from .base import InputSpec, Layer, _Shaped, _unique_name, flatten, is_tracing
+from .base import (InputSpec, Layer, _Shaped, _unique_name, flatten, is_tracing,
+                   map_structure)
 from .fused import BPTT_MODES, fused_rnn
 from .rnn_cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _BuiltinCell,
-                        _gru_step, _lstm_step, _simple_rnn_step, cell_output_size,
-                        check_cell_protocol)
+                        _groups_states, _gru_step, _lstm_step, _simple_rnn_step,
+                        cell_output_size, cell_state_shapes, check_cell_protocol,
+                        flatten_shapes)
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
 
@@ -51,8 +55,65 @@ def _check_not_empty(layer, batch, timesteps, shape, call="",
 
 def _check_sequence(layer, inputs):
     shape = tuple(flatten(inputs)[0].shape)
-    if len(shape) == 3:  # other ranks are the input spec's to refuse
+    if len(shape) >= 3:  # other ranks are the input spec's to refuse
         _check_not_empty(layer, shape[0], shape[1], shape)
+
+
+def _is_nested(inputs):
+    """Inputs given as a structure (tuple, list or dict) of sequences rather than one."""
+    return isinstance(inputs, (list, tuple, dict))
+
+
+def _is_shape(shape):
+    """A shape (a tuple of ints and Nones), as opposed to a structure of shapes."""
+    return isinstance(shape, (list, tuple)) and all(
+        d is None or isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
+
+
+def _map_shapes(fn, shapes):
+    """fn applied to every shape of a nested structure of shapes, keeping the structure."""
+    if _is_shape(shapes):
+        return fn(tuple(shapes))
+    if isinstance(shapes, dict):
+        return {k: _map_shapes(fn, v) for k, v in shapes.items()}
+    return type(shapes)(_map_shapes(fn, s) for s in shapes)
+
+
+def _shape_leaves(shapes):
+    """The shapes of a nested structure of shapes, in flatten's order."""
+    if _is_shape(shapes):
+        return [tuple(shapes)]
+    items = shapes.values() if isinstance(shapes, dict) else shapes
+    return [leaf for s in items for leaf in _shape_leaves(s)]
+
+
+def _structure_of(tree):
+    """The nesting of a structure, lists and tuples alike, for comparing two: leaves become 0."""
+    if isinstance(tree, (list, tuple)):
+        return [_structure_of(t) for t in tree]
+    if isinstance(tree, dict):
+        return {k: _structure_of(v) for k, v in tree.items()}
+    return 0
+
+
+def _pack_as(structure, flat):
+    """flat (a list) packed as `structure` (nested tuples, lists, dicts), in flatten's order, each
+    container keeping its type."""
+    it = iter(flat)
+    return map_structure(lambda _: next(it), structure)
+
+
+def _time_mask(mask_t, ndim):
+    """A step's mask (batch,) shaped to broadcast against a (batch, ...) array of rank ndim."""
+    return mask_t.reshape(mask_t.shape + (1,) * (ndim - 1))
+
+
+def _takes_one_tensor(cell):
+    """Whether the cell reads one (batch, features) tensor per step: the built-in cells (and a
+    stack starting with one), and a cell with hand-written step code, whose kernel is (D, k)."""
+    if isinstance(cell, StackedRNNCells):
+        return _takes_one_tensor(cell.cells[0])
+    return isinstance(cell, _BuiltinCell) or _has_step_code(cell)
 
 
 def _has_step_code(cell):
@@ -105,6 +166,20 @@ class RNN(Layer):
     return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask: as Keras.
         With return_state the output is followed by one entry per entry of the cell's state_size
         (for a StackedRNNCells: per cell, a list for a cell whose state is a list).
+
+    Nested inputs, states and outputs (a cell of your own with a `call`, as the Keras guide's
+    NestedCell). The layer may be called on a tuple, list or dict of sequences, each (batch,
+    timesteps, ...) with time on axis 1; the cell then gets each step's slices in that structure,
+    and is built with the structure of step shapes, e.g. ((batch, i1), (batch, i2, i3)). A
+    single sequence may have more axes too, (batch, timesteps, d1, d2, ...). A state may have
+    several axes: an item of `state_size` is an int n (a state (batch, n)), or a state's shape,
+    anything with `as_list()` (a TensorShape) or another iterable of ints, so `[TensorShape([u1]),
+    TensorShape([u2, u3])]` and `[[u1], [u2, u3]]` both mean states (batch, u1) and (batch, u2,
+    u3); zeros of those shapes start a sequence unless the cell has get_initial_state. The cell
+    may return a structure of outputs (tuple, list, dict); masking, go_backwards and
+    return_sequences act on each, and the layer returns them in that structure, followed by the
+    states with return_state. The layer is held to the structure and step shapes it was built
+    for; the built-in cells and cells with step code take one sequence.
 
     A cell's own backward. A cell may also define its step's hand-derived BPTT, the protocol of the
     built-in cells' step code (layers/cells.py), and RNN then runs it in the plain BPTT loop of
@@ -171,34 +246,99 @@ class RNN(Layer):
         self.truncate_bptt = truncate_bptt
         self.bptt = bptt
         state_size = cell.state_size
-        self.single_state = not isinstance(state_size, (list, tuple))
+        self.single_state = not _groups_states(state_size)
         self.state_size = [state_size] if self.single_state else list(state_size)
         self.states = None
         self._bptt = None
         self._bptt_call = None
         self._unrolled_states = None
-        self.input_spec = InputSpec(ndim=3, description="(batch, timesteps, features)")
+        # the step shapes (no batch, no time axis) of inputs given as a structure, once built
+        self._input_structure = None
+        # the structure of the cell's output in the latest call (None: one tensor)
+        self._output_structure = None
+        self.input_spec = InputSpec(ndim=3, description="(batch, timesteps, features)") \
+            if _takes_one_tensor(cell) else \
+            InputSpec(min_ndim=3, description="(batch, timesteps, features, ...)")
 
     # -- shapes and states ---------------------------------------------------------------------
     @property
     def n_states(self):
         """How many state arrays the layer carries (every cell's, for a stack)."""
-        return len(flatten(self.state_size))
+        return len(self._flat_state_shapes())
 
-    def _flat_state_sizes(self):
-        return [int(s) for s in flatten(self.state_size)]
+    def _flat_state_shapes(self):
+        """Every state's shape without the batch axis, in the flat order of the states."""
+        return flatten_shapes(cell_state_shapes(self.cell))
 
     def _check_inputs(self, inputs):
+        if _is_nested(inputs):
+            self._check_nested_inputs(inputs)
+            return
+        if self._input_structure is not None:
+            raise ValueError(f"{self._cell_description()} was built for inputs structured as "
+                             f"{self._describe_structure(self._input_structure)}; got one "
+                             f"sequence of shape {tuple(inputs.shape)}")
         super()._check_inputs(inputs)
         _check_sequence(self, inputs)
 
+    def _maybe_build(self, inputs):
+        if self.built:
+            return
+        self._check_inputs(inputs)
+        self.build(map_structure(lambda t: tuple(t.shape), inputs))
+        self.built = True
+
     def build(self, input_shape):
-        features = input_shape[-1]
+        nested = not _is_shape(input_shape)
+        step_shape = _map_shapes(lambda s: (s[0],) + s[2:], input_shape)
         if isinstance(self.cell, Layer) and not self.cell.built:
-            self.cell.build((input_shape[0], features))
+            self.cell.build(step_shape)
             self.cell.built = True
-        self.input_spec = InputSpec(ndim=3, axes={-1: features},
-                                    description=f"(batch, timesteps, {features})")
+        if nested:  # checked by _check_nested_inputs against these
+            self._input_structure = _map_shapes(lambda s: s[1:], step_shape)
+            self.input_spec = None
+            return
+        dims = tuple(input_shape[2:])
+        self.input_spec = InputSpec(ndim=len(input_shape),
+                                    axes={i - len(dims): d for i, d in enumerate(dims)},
+                                    description=f"(batch, timesteps, {', '.join(map(str, dims))})")
+
+    @staticmethod
+    def _describe_structure(step_shapes):
+        """Step shapes (no batch, no time) written as the sequences' shapes they stand for."""
+        return _map_shapes(lambda s: ("batch", "timesteps") + s, step_shapes)
+
+    def _check_nested_inputs(self, inputs):
+        """Inputs given as a structure: a cell that reads them, sequences of one batch and one
+        length (the time axis is axis 1 of each), and the structure and step shapes it was built
+        for."""
+        if _takes_one_tensor(self.cell):
+            raise ValueError(f"{self._cell_description()} takes one input sequence (batch, "
+                             f"timesteps, features); got a {type(inputs).__name__} of "
+                             f"{len(flatten(inputs))} sequences. Only a cell of one's own with a "
+                             f"`call` reads inputs given as a structure")
+        leaves = flatten(inputs)
+        shapes = [tuple(x.shape) for x in leaves]
+        got = _pack_as(inputs, shapes)
+        if not leaves or any(len(s) < 3 for s in shapes):
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects every input of a "
+                             f"structure to be a sequence (batch, timesteps, ...); got shapes "
+                             f"{got}")
+        for axis, what in ((0, "batch size"), (1, "number of timesteps")):
+            sizes = {s[axis] for s in shapes if s[axis] is not None}
+            if len(sizes) > 1:
+                raise ValueError(f"{type(self).__name__} '{self.name}' expects the inputs of a "
+                                 f"structure to share one {what} (axis {axis}); got shapes {got}")
+        if self._input_structure is not None:
+            expected = self._input_structure
+            nesting = _structure_of(_map_shapes(lambda _: 0, expected))
+            same = _structure_of(inputs) == nesting and all(
+                s[2:] == e for s, e in zip(shapes, _shape_leaves(expected)))
+            if not same:
+                raise ValueError(f"{self._cell_description()} was built for inputs structured as "
+                                 f"{self._describe_structure(expected)}; got {got}")
+        _check_not_empty(self, shapes[0][0], shapes[0][1], shapes[0],
+                         expected="(batch, timesteps, ...) for each input")
 
     def reset_states(self, states=None):
         """Zero the carried states of a stateful layer (or set them to `states`)."""
@@ -212,26 +352,30 @@ class RNN(Layer):
     reset_state = reset_states
 
     def get_initial_state(self, batch_size):
-        """The states a sequence starts from, in the cell's structure (a list)."""
+        """The states a sequence starts from, in the cell's structure (a list): the cell's own
+        get_initial_state, else zeros of each state's shape (batch, *state shape)."""
         make = getattr(self.cell, "get_initial_state", None)
         if make is None:
-            return [Tensor(np.zeros((batch_size, d), dtype=self.dtype))
-                    for d in self._flat_state_sizes()]
+            zeros = [Tensor(np.zeros((batch_size,) + shape, dtype=self.dtype))
+                     for shape in self._flat_state_shapes()]
+            return _pack(self._state_structure(), zeros)
         states = make(batch_size=batch_size)
         return list(states) if isinstance(states, (list, tuple)) else [states]
 
     def _initial_states(self, inputs, initial_state):
-        """(the states' structure, their flat list of Tensors) for a call on `inputs`."""
+        """(the states' structure, their flat list of Tensors) for a call on `inputs` (the first
+        input sequence, or anything with its shape)."""
         B = inputs.shape[0]
-        expected = [(B, s) for s in self._flat_state_sizes()]
+        expected = [(B,) + shape for shape in self._flat_state_shapes()]
         if initial_state is not None:
             given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
             flat = flatten(list(given))
             shapes = [tuple(np.shape(s.data if isinstance(s, Tensor) else s)) for s in flat]
             if shapes != expected:
                 raise ValueError(f"{type(self).__name__} '{self.name}' expects initial_state as "
-                                 f"{len(expected)} array(s) of shape (batch, state size) = "
-                                 f"{expected}; got shapes {shapes}")
+                                 f"{len(expected)} array(s) of shape (batch, *state shape) = "
+                                 f"{expected} (its cell's state_size is "
+                                 f"{self.cell.state_size!r}); got shapes {shapes}")
             flat = [self._convert(s) for s in flat]
         elif self.stateful and self.states is not None:
             shapes = [s.shape for s in self.states]
@@ -256,10 +400,10 @@ class RNN(Layer):
         list when the cell's initial state is (Keras's StackedRNNCells, whose cells' initial
         states are lists)."""
         if isinstance(self.cell, StackedRNNCells):
-            return [[0] * len(s) if isinstance(s, (list, tuple)) else
+            return [[0] * len(s) if _groups_states(s) else
                     ([0] if getattr(c, "get_initial_state", None) is not None else 0)
                     for c, s in zip(self.cell.cells, self.state_size)]
-        return [[0] * len(s) if isinstance(s, (list, tuple)) else 0 for s in self.state_size]
+        return [0] * len(self.state_size)
 
     def _cell_description(self):
         cell = self.cell
@@ -277,17 +421,20 @@ class RNN(Layer):
         return None
 
     def call(self, inputs, initial_state=None, mask=None, training=None):
-        B, T = inputs.shape[0], inputs.shape[1]
-        structure, flat0 = self._initial_states(inputs, initial_state)
+        first = flatten(inputs)[0]  # the time axis is axis 1 of every input
+        B, T = first.shape[0], first.shape[1]
+        structure, flat0 = self._initial_states(first, initial_state)
+        if isinstance(mask, (list, tuple, dict)):  # one time mask for all inputs, as Keras
+            mask = next((m for m in flatten(mask) if m is not None), None)
         if mask is not None:
-            mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
             mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
             if mask.shape != (B, T):
                 raise ValueError(f"{type(self).__name__} '{self.name}' expects a mask of shape "
                                  f"(batch, timesteps) = {(B, T)}; got {mask.shape}")
             mask = mask.astype(bool)
         self._bptt, self._unrolled_states, self._bptt_call = None, None, None
-        fused = self._fused_cells()
+        self._output_structure = None
+        fused = None if _is_nested(inputs) else self._fused_cells()
         try:
             if fused is not None:
                 output, flat = self._run_fused(inputs, fused, flat0, mask, training)
@@ -368,7 +515,8 @@ class RNN(Layer):
 
     def _steps(self, inputs, training):
         """step(t, states) -> (output, new states) for the Python loop: a lone built-in cell's
-        op-level step over inputs projected once for all timesteps, else the cell's call."""
+        op-level step over inputs projected once for all timesteps, else the cell's call (on
+        the step's slice of every input, in the inputs' structure)."""
         cell = self.cell
         if isinstance(cell, _BuiltinCell):
             input_mask, rec_mask = cell.dropout_masks(inputs.shape[0], inputs.shape[-1], training)
@@ -381,39 +529,77 @@ class RNN(Layer):
                 new = cell.op_step(zx[t], states, rec_mask)
                 return new[0], list(new)
             return step
-        xs = ops.unstack(inputs, axis=1)
         kwargs = {"training": training} if "training" in getattr(cell, "_call_takes", ()) else {}
         call = cell if isinstance(cell, Layer) else cell.call
+        if _is_nested(inputs):
+            per_input = [ops.unstack(x, axis=1) for x in flatten(inputs)]
+
+            def step(t, states):
+                return call(_pack_as(inputs, [xs[t] for xs in per_input]), states, **kwargs)
+            return step
+        xs = ops.unstack(inputs, axis=1)
 
         def step(t, states):
             return call(xs[t], states, **kwargs)
         return step
 
-    def _checked_new_states(self, new, structure):
+    def _checked_new_states(self, new, structure, batch):
         """A cell's new states as a list in the states' structure, or a ValueError naming the cell,
-        what was expected and what came."""
-        if not isinstance(new, (list, tuple)):
+        what was expected and what came. The states may come nested otherwise than the
+        structure (Keras packs them by their flat order); their count and shapes must match."""
+        if not isinstance(new, (list, tuple, dict)):
             new = [new]
-        flat = flatten(list(new))
-        expected = self._flat_state_sizes()
+        flat = flatten(new)
+        expected = [(batch,) + shape for shape in self._flat_state_shapes()]
         got = [tuple(getattr(s, "shape", ())) for s in flat]
-        ok = len(flat) == len(expected) and all(
-            isinstance(s, Tensor) and len(g) == 2 and g[1] == e for s, g, e in zip(flat, got, expected))
-        if not ok:
+        if not (got == expected and all(isinstance(s, Tensor) for s in flat)):
+            types = "" if all(isinstance(s, Tensor) for s in flat) else \
+                f" (of types {[type(s).__name__ for s in flat]})"
             raise ValueError(f"{self._cell_description()} returned {len(flat)} new state(s) of "
-                             f"shapes {got}; its state_size {self.cell.state_size!r} expects "
-                             f"{len(expected)} of shapes {[('batch', e) for e in expected]}")
+                             f"shapes {got}{types}; its state_size {self.cell.state_size!r} "
+                             f"expects {len(expected)} of shapes "
+                             f"{[('batch',) + shape for shape in self._flat_state_shapes()]}")
         return _pack(structure, flat), flat
+
+    def _checked_output(self, output, batch, first):
+        """A step's output as a flat list of Tensors. The first step's output (first is None)
+        fixes the output's structure, kept in _output_structure (None for one Tensor); every
+        later step's must have it, with the first step's shapes (first: its flat outputs)."""
+        flat = flatten(output)
+
+        def shapes():
+            return map_structure(lambda o: tuple(o.shape) if isinstance(o, Tensor)
+                                 else type(o).__name__, output)
+        if not flat or not all(isinstance(o, Tensor) and o.ndim >= 1 and o.shape[0] == batch
+                               for o in flat):
+            raise ValueError(f"{self._cell_description()} returned an output {shapes()}; "
+                             f"expected a Tensor (batch, ...) with batch {batch}, or a structure "
+                             f"(tuple, list, dict) of them")
+        if first is None:
+            self._output_structure = map_structure(lambda _: 0, output) \
+                if _is_nested(output) else None
+            return flat
+        structure = map_structure(lambda _: 0, output) if _is_nested(output) else None
+        if _structure_of(structure) != _structure_of(self._output_structure) or \
+                [o.shape for o in flat] != [o.shape for o in first]:
+            was = _pack_as(self._output_structure, [o.shape for o in first]) \
+                if self._output_structure is not None else first[0].shape
+            raise ValueError(f"{self._cell_description()} returned an output {shapes()} after "
+                             f"{was} at the first step: a cell's output keeps its structure and "
+                             f"shapes from step to step")
+        return flat
 
     def _run_loop(self, inputs, structure_states, mask, training):
         """A Python loop over the timesteps; the engine records every op. Returns (output, flat
-        final states): output (B, T, out) with return_sequences, else the last output (B, out)."""
+        final states): output (B, T, ...) with return_sequences, else the last output (B, ...);
+        for a cell whose output is a structure, that structure of them."""
         step = self._steps(inputs, training)
-        T = inputs.shape[1]
+        first_input = flatten(inputs)[0]
+        B, T = first_input.shape[0], first_input.shape[1]
         order = range(T - 1, -1, -1) if self.go_backwards else range(T)
         states = structure_states
         flat = flatten(states)
-        out_prev, outputs, raw_hs = None, [], []
+        out_prev, outputs, raw_hs, out_first = None, [], [], None
         first = 0
         if isinstance(self.cell, StackedRNNCells):     # bptt_gradients: the last cell's h
             first = len(flatten(states)) - len(flatten(states[-1] if len(self.state_size) > 1
@@ -421,55 +607,68 @@ class RNN(Layer):
         for i, t in enumerate(order):
             if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
                 states = _pack(states, [s.detach() for s in flatten(states)])
-                out_prev = None if out_prev is None else out_prev.detach()
+                out_prev = None if out_prev is None else [o.detach() for o in out_prev]
             output, new = step(t, states)
-            if not isinstance(output, Tensor):
-                raise ValueError(f"{self._cell_description()} returned an output of type "
-                                 f"{type(output).__name__}; expected a Tensor (batch, size)")
-            new, new_flat = self._checked_new_states(new, states)
+            out_flat = self._checked_output(output, B, out_first)
+            out_first = out_first or out_flat
+            new, new_flat = self._checked_new_states(new, states, B)
             h = new_flat[first]                        # the output cell's first state
             if h.requires_grad:
                 h.retain_grad()
             raw_hs.append(h)
             if mask is not None:
-                m = mask[:, t:t + 1]
-                new_flat = [ops.where(m, n, s) for n, s in zip(new_flat, flatten(states))]
+                m = mask[:, t]
+                new_flat = [ops.where(_time_mask(m, n.ndim), n, s)
+                            for n, s in zip(new_flat, flatten(states))]
                 new = _pack(states, new_flat)
-                zeros = np.zeros(output.shape, self.dtype)
-                out_prev = ops.where(m, output, zeros if out_prev is None or
-                                     self.zero_output_for_mask else out_prev)
+                if out_prev is None or self.zero_output_for_mask:
+                    out_prev = [np.zeros(o.shape, self.dtype) for o in out_flat]
+                out_prev = [ops.where(_time_mask(m, o.ndim), o, p)
+                            for o, p in zip(out_flat, out_prev)]
                 outputs.append(out_prev)
             else:
-                outputs.append(output)
+                outputs.append(out_flat)
             states, flat = new, new_flat
         self._unrolled_states = raw_hs
         if not self.return_sequences:  # the last output alone: no (batch, T, units) node to undo
-            return outputs[-1], flat
-        return ops.stack(outputs, axis=1), flat
+            out_flat = outputs[-1]
+        else:
+            out_flat = [ops.stack([step_out[k] for step_out in outputs], axis=1)
+                        for k in range(len(outputs[0]))]
+        if self._output_structure is None:
+            return out_flat[0], flat
+        return _pack_as(output, out_flat), flat
 
     def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            mask = flatten(mask)[0] if mask else None
+        if isinstance(mask, (list, tuple, dict)):
+            mask = next((m for m in flatten(mask) if m is not None), None)
         out_mask = mask if self.return_sequences else None
+        if self._output_structure is not None:  # the time mask for each output of the structure
+            out_mask = map_structure(lambda _: out_mask, self._output_structure)
         return [out_mask] + [None] * len(self.state_size) if self.return_state else out_mask
 
     def step(self, inputs, states):
         """Advance one timestep with explicit states, for decoding a token at a time.
 
-        inputs: (batch, features) this step's input; states: the layer's states (a list of
-        (batch, size) arrays or Tensors). Returns (output, new_states): the output and the flat
+        inputs: (batch, features) this step's input (for a cell of one's own, (batch, ...) or the
+        structure of such inputs it was built for); states: the layer's states (a list of
+        (batch, ...) arrays or Tensors). Returns (output, new_states): the output and the flat
         list of new states, the same numbers the whole-sequence call computes at that step
         (inference: no dropout, no mask). Differentiable, like any composition of ops.
         """
-        inputs = self._convert(inputs)
-        if inputs.ndim != 2:
+        inputs = map_structure(self._convert, inputs)
+        leaves = flatten(inputs)
+        one_tensor = _takes_one_tensor(self.cell) and not _is_nested(inputs)
+        if any(x.ndim != 2 if one_tensor else x.ndim < 2 for x in leaves):
+            expected = "(batch, features)" if one_tensor else "(batch, ...)"
             raise ValueError(f"{type(self).__name__} '{self.name}'.step expects input of shape "
-                             f"(batch, features); got {inputs.shape}")
-        _check_not_empty(self, inputs.shape[0], None, inputs.shape, call=".step",
+                             f"{expected}; got {map_structure(lambda x: x.shape, inputs)}")
+        _check_not_empty(self, leaves[0].shape[0], None, leaves[0].shape, call=".step",
                          expected="(batch, features)")
-        self._maybe_build(_Shaped((inputs.shape[0], 1, inputs.shape[1])))
-        self.input_spec.check(self, (inputs.shape[0], 1, inputs.shape[1]))
-        structure, _ = self._initial_states(_Shaped(inputs.shape), list(states))
+        as_sequence = map_structure(lambda x: _Shaped((x.shape[0], 1) + x.shape[1:]), inputs)
+        self._maybe_build(as_sequence)
+        self._check_inputs(as_sequence)
+        structure, _ = self._initial_states(_Shaped(leaves[0].shape), list(states))
         cell = self.cell
         if isinstance(cell, _BuiltinCell):
             output, new = cell(inputs, list(structure), training=False)
@@ -477,7 +676,7 @@ class RNN(Layer):
             kwargs = {"training": False} if "training" in getattr(cell, "_call_takes", ()) else {}
             output, new = (cell if isinstance(cell, Layer) else cell.call)(inputs, structure,
                                                                            **kwargs)
-        _, flat = self._checked_new_states(new, structure)
+        _, flat = self._checked_new_states(new, structure, leaves[0].shape[0])
         return output, flat
 
     def _bptt_recorder(self):
@@ -503,9 +702,13 @@ class RNN(Layer):
 
     @property
     def bptt_gradient_norms(self):
-        """L2 norm of dL/dh_t per timestep, (timesteps,), averaged over the batch."""
+        """L2 norm of dL/dh_t per timestep, (timesteps,), averaged over the batch (the norm of
+        all a sample's entries, for a state of several axes)."""
         grads = self.bptt_gradients
-        return None if grads is None else np.sqrt((grads ** 2).sum(axis=-1)).mean(axis=-1)
+        if grads is None:
+            return None
+        per_sample = grads.reshape(grads.shape[0], grads.shape[1], -1)
+        return np.sqrt((per_sample ** 2).sum(axis=-1)).mean(axis=-1)
 
     # -- configuration -------------------------------------------------------------------------
     def _rnn_config(self):
@@ -691,6 +894,10 @@ class Bidirectional(Layer):
         self.input_spec = layer.input_spec
 
     def _check_inputs(self, inputs):
+        if _is_nested(inputs):  # the directions' outputs are merged (or reversed) as one each
+            raise ValueError(f"Bidirectional '{self.name}' takes one input sequence (batch, "
+                             f"timesteps, ...); got a {type(inputs).__name__} of "
+                             f"{len(flatten(inputs))}")
         super()._check_inputs(inputs)
         _check_sequence(self, inputs)
 

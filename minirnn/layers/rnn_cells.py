@@ -17,9 +17,10 @@ from ..checks import check_bool, check_fraction, non_negative_int, positive_int
 from ..random import generator
 from ..tensor import Tensor
 from . import cells
-from .base import Layer, flatten
+from .base import Layer
 
-__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "cell_output_size"]
+__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "cell_output_size",
+           "state_shapes", "cell_state_shapes", "flatten_shapes"]
 
 
 # -- the op-level steps: what a cell computes, from primitive ops (the engine derives BPTT) --------
@@ -310,6 +311,55 @@ class GRUCell(_BuiltinCell):
 
 # -- a stack of cells as one cell ------------------------------------------------------------------
 
+def _groups_states(size):
+    """Whether a state_size lists several states (a list or tuple, a namedtuple included) rather
+    than giving one state's size (an int, a TensorShape, or another iterable of ints)."""
+    return type(size) in (list, tuple) or (isinstance(size, tuple) and hasattr(size, "_fields"))
+
+
+def _one_state_shape(size):
+    """One state's shape without the batch axis, or None when `size` gives none: an int n gives
+    (n,); an object with as_list() (a TensorShape, read by duck typing) or an iterable of ints
+    (a list or tuple included: an item of a state_size list) gives its dimensions."""
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        dims = [size]
+    else:
+        try:
+            as_list = getattr(size, "as_list", None)
+            dims = list(as_list()) if callable(as_list) else list(size)
+        except (TypeError, ValueError):  # not iterable; a TensorShape of unknown rank
+            return None
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+               for d in dims):
+        return None
+    return tuple(int(d) for d in dims)
+
+
+def state_shapes(state_size):
+    """A cell's state_size as the list of its states' shapes without the batch axis, or None if
+    it is not one: 3 -> [(3,)]; [3, 3] -> [(3,), (3,)]; [TensorShape([3]), [4, 5]] ->
+    [(3,), (4, 5)]. A list or tuple lists the states; each of its items is one state's size."""
+    items = list(state_size) if _groups_states(state_size) else [state_size]
+    shapes = [_one_state_shape(size) for size in items]
+    return shapes if shapes and all(s is not None for s in shapes) else None
+
+
+def cell_state_shapes(cell):
+    """state_shapes of a cell; for a StackedRNNCells, one such list per cell (whose state_size
+    lists its cells' state sizes), or None where one is not a state_size."""
+    if isinstance(cell, StackedRNNCells):
+        per_cell = [cell_state_shapes(c) for c in cell.cells]
+        return per_cell if all(s is not None for s in per_cell) else None
+    return state_shapes(cell.state_size)
+
+
+def flatten_shapes(shapes):
+    """The state shapes of cell_state_shapes()'s nested lists, in order."""
+    if isinstance(shapes, list):
+        return [shape for s in shapes for shape in flatten_shapes(s)]
+    return [shapes]
+
+
 def check_cell_protocol(cell, what):
     """Refuse an object that cannot be an RNN cell (Keras's test: a `call` and a `state_size`)."""
     if not callable(getattr(cell, "call", None)):
@@ -323,12 +373,11 @@ def check_cell_protocol(cell, what):
         raise ValueError(f"{what} must be an RNN cell with a `state_size` attribute (an int, or a "
                          f"list of ints, one per state); {type(cell).__name__} "
                          f"'{getattr(cell, 'name', cell)}' has none")
-    sizes = flatten(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
-    if not sizes or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
-                            for s in sizes):
+    if cell_state_shapes(cell) is None:
         raise ValueError(f"{what}: the `state_size` of {type(cell).__name__} "
-                         f"'{getattr(cell, 'name', cell)}' must be a positive int or a list of "
-                         f"them; got {state_size!r}")
+                         f"'{getattr(cell, 'name', cell)}' must be a positive int, or a state's "
+                         f"shape (a TensorShape, or an iterable of positive ints), or a list of "
+                         f"them, one per state; got {state_size!r}")
 
 
 class StackedRNNCells(Layer):
@@ -360,11 +409,10 @@ class StackedRNNCells(Layer):
             make = getattr(cell, "get_initial_state", None)
             if make is not None:
                 states.append(make(batch_size=batch_size))
-            elif isinstance(cell.state_size, (list, tuple)):
-                states.append([Tensor(np.zeros((batch_size, d), self.dtype))
-                               for d in cell.state_size])
             else:
-                states.append(Tensor(np.zeros((batch_size, cell.state_size), self.dtype)))
+                zeros = [Tensor(np.zeros((batch_size,) + shape, self.dtype))
+                         for shape in flatten_shapes(cell_state_shapes(cell))]
+                states.append(zeros if _groups_states(cell.state_size) else zeros[0])
         return states
 
     def build(self, input_shape):
