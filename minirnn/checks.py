@@ -97,3 +97,24 @@ def check_choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}; got {_describe(value)}")
     return value
+
+
+class UnsupportedArgumentError(NotImplementedError, ValueError):
+    """A Keras argument minirnn does not implement, given a value other than its default. Both a
+    NotImplementedError (a feature is missing) and a ValueError (this value cannot be used)."""
+
+
+def check_unimplemented(value, name, default=None, feature=None):
+    """`value` as it came when it equals Keras's `default` (passing the default is harmless);
+    otherwise UnsupportedArgumentError naming the argument. `name` reads like "Dense argument
+    `kernel_regularizer`"; `feature` (e.g. "regularizers") says what is missing."""
+    plain = value is None or isinstance(value, (bool, numbers.Number, str, np.bool_))
+    if value is default or (plain and value == default):
+        return value
+    argument = name.rsplit("`", 2)[-2] if name.count("`") >= 2 else name
+    missing = argument if feature is None else f"{argument} ({feature})"
+    raise UnsupportedArgumentError(f"{name}: minirnn does not implement {missing}; only the "
+                                   f"default {default!r} is accepted, got {_describe(value)}")
+
+
+__all__ += ["UnsupportedArgumentError", "check_unimplemented"]
