@@ -44,7 +44,7 @@ class Initializer:
     def __init__(self, seed: Seed = None) -> None:
         self.seed = seed
 
-    def __call__(self, shape: Sequence[int], dtype: DTypeLike = None) -> np.ndarray:
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike | None = None) -> np.ndarray:
         shape = tuple(int(s) for s in shape)
         return np.asarray(self.sample(shape, generator(self.seed)), dtype=dtype or floatx())
 

@@ -379,7 +379,7 @@ class Loss:
     """
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
-                 dtype: DTypeLike = None) -> None:
+                 dtype: DTypeLike | None = None) -> None:
         self.name = name or to_snake_case(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
         self.dtype = None if dtype is None else np.dtype(dtype).name
@@ -417,7 +417,7 @@ class LossFunctionWrapper(Loss):
     and y_pred are first brought to the same rank by Keras's squeeze-or-expand rule."""
 
     def __init__(self, fn: Callable[..., Tensor], reduction: str | None = "sum_over_batch_size",
-                 name: str | None = None, dtype: DTypeLike = None, **kwargs: Any) -> None:
+                 name: str | None = None, dtype: DTypeLike | None = None, **kwargs: Any) -> None:
         super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
         self.fn = fn
         self._fn_kwargs = kwargs
@@ -435,7 +435,7 @@ class LossFunctionWrapper(Loss):
 
 class MeanSquaredError(LossFunctionWrapper):
     def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "mean_squared_error", dtype: DTypeLike = None) -> None:
+                 name: str = "mean_squared_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(mean_squared_error, name=name, reduction=reduction, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -444,7 +444,7 @@ class MeanSquaredError(LossFunctionWrapper):
 
 class MeanAbsoluteError(LossFunctionWrapper):
     def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "mean_absolute_error", dtype: DTypeLike = None) -> None:
+                 name: str = "mean_absolute_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(mean_absolute_error, name=name, reduction=reduction, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -462,7 +462,7 @@ def check_crossentropy_args(owner, from_logits, label_smoothing=0.0, axis=-1, ig
 
 class Huber(LossFunctionWrapper):
     def __init__(self, delta: float = 1.0, reduction: str | None = "sum_over_batch_size",
-                 name: str = "huber_loss", dtype: DTypeLike = None) -> None:
+                 name: str = "huber_loss", dtype: DTypeLike | None = None) -> None:
         check_float(delta, "Huber argument `delta`", minimum=0.0, min_inclusive=False)
         super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=delta)
         self.delta = delta
@@ -499,7 +499,7 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: str | None = "sum_over_batch_size",
-                 name: str = "binary_crossentropy", dtype: DTypeLike = None) -> None:
+                 name: str = "binary_crossentropy", dtype: DTypeLike | None = None) -> None:
         super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
 
@@ -508,14 +508,14 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: str | None = "sum_over_batch_size",
-                 name: str = "categorical_crossentropy", dtype: DTypeLike = None) -> None:
+                 name: str = "categorical_crossentropy", dtype: DTypeLike | None = None) -> None:
         super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
                  reduction: str | None = "sum_over_batch_size", axis: int = -1,
-                 name: str = "sparse_categorical_crossentropy", dtype: DTypeLike = None) -> None:
+                 name: str = "sparse_categorical_crossentropy", dtype: DTypeLike | None = None) -> None:
         from_logits, _, axis, ignore_class = check_crossentropy_args(
             type(self).__name__, from_logits, axis=axis, ignore_class=ignore_class)
         super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction,

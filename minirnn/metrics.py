@@ -112,7 +112,7 @@ def sparse_categorical_accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.nd
 class Metric:
     """Base class: update_state(...), result() -> float, reset_state(), name, get_config()."""
 
-    def __init__(self, name: str | None = None, dtype: DTypeLike = None) -> None:
+    def __init__(self, name: str | None = None, dtype: DTypeLike | None = None) -> None:
         self.name = name or to_snake_case(type(self).__name__)
         self.dtype = np.dtype(dtype or floatx()).name
 
@@ -166,7 +166,7 @@ def _reduce_to_samplewise_values(values, sample_weight, dtype):
 class Mean(Metric):
     """The (weighted) mean of the values given so far: total / count."""
 
-    def __init__(self, name: str = "mean", dtype: DTypeLike = None) -> None:
+    def __init__(self, name: str = "mean", dtype: DTypeLike | None = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.reset_state()
 
@@ -210,7 +210,7 @@ def _merge_mask(sample_weight, mask, dtype):
 class MeanMetricWrapper(Mean):
     """The running mean of fn(y_true, y_pred, **kwargs), a function giving per-sample values."""
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None, dtype: DTypeLike = None,
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, dtype: DTypeLike | None = None,
                  **kwargs: Any) -> None:
         super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
         self._fn = fn
@@ -229,26 +229,26 @@ class MeanMetricWrapper(Mean):
 
 
 class MeanSquaredError(MeanMetricWrapper):
-    def __init__(self, name: str = "mean_squared_error", dtype: DTypeLike = None) -> None:
+    def __init__(self, name: str = "mean_squared_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(losses.mean_squared_error, name=name, dtype=dtype)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
-    def __init__(self, name: str = "mean_absolute_error", dtype: DTypeLike = None) -> None:
+    def __init__(self, name: str = "mean_absolute_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(losses.mean_absolute_error, name=name, dtype=dtype)
 
 
 class Accuracy(MeanMetricWrapper):
     """How often y_pred equals y_true exactly."""
 
-    def __init__(self, name: str = "accuracy", dtype: DTypeLike = None) -> None:
+    def __init__(self, name: str = "accuracy", dtype: DTypeLike | None = None) -> None:
         super().__init__(accuracy, name=name, dtype=dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
     """How often (y_pred > threshold) equals the 0/1 label."""
 
-    def __init__(self, name: str = "binary_accuracy", dtype: DTypeLike = None,
+    def __init__(self, name: str = "binary_accuracy", dtype: DTypeLike | None = None,
                  threshold: float = 0.5) -> None:
         threshold = check_float(threshold, "BinaryAccuracy argument `threshold`")
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
@@ -258,20 +258,20 @@ class BinaryAccuracy(MeanMetricWrapper):
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often argmax(y_pred) equals argmax(y_true) (one-hot labels)."""
 
-    def __init__(self, name: str = "categorical_accuracy", dtype: DTypeLike = None) -> None:
+    def __init__(self, name: str = "categorical_accuracy", dtype: DTypeLike | None = None) -> None:
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often argmax(y_pred) equals the integer label."""
 
-    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: DTypeLike = None
+    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: DTypeLike | None = None
                  ) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
 class BinaryCrossentropy(MeanMetricWrapper):
-    def __init__(self, name: str = "binary_crossentropy", dtype: DTypeLike = None,
+    def __init__(self, name: str = "binary_crossentropy", dtype: DTypeLike | None = None,
                  from_logits: bool = False, label_smoothing: float = 0) -> None:
         from_logits, label_smoothing, _, _ = losses.check_crossentropy_args(
             "metrics.BinaryCrossentropy", from_logits, label_smoothing)
@@ -280,7 +280,7 @@ class BinaryCrossentropy(MeanMetricWrapper):
 
 
 class CategoricalCrossentropy(MeanMetricWrapper):
-    def __init__(self, name: str = "categorical_crossentropy", dtype: DTypeLike = None,
+    def __init__(self, name: str = "categorical_crossentropy", dtype: DTypeLike | None = None,
                  from_logits: bool = False, label_smoothing: float = 0, axis: int = -1) -> None:
         from_logits, label_smoothing, axis, _ = losses.check_crossentropy_args(
             "metrics.CategoricalCrossentropy", from_logits, label_smoothing, axis)
@@ -292,7 +292,7 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
     """The running mean of sparse_categorical_crossentropy. ignore_class is not implemented for
     the metric (the loss takes it): only its default None is accepted."""
 
-    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype: DTypeLike = None,
+    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype: DTypeLike | None = None,
                  from_logits: bool = False, ignore_class: None = None, axis: int = -1) -> None:
         check_unimplemented(ignore_class,
                             "metrics.SparseCategoricalCrossentropy argument `ignore_class`")
@@ -324,7 +324,7 @@ class AutoAccuracy(Metric):
     Keras 3's compile would build for those y_true and y_pred (see accuracy_variant), keeping its
     name ("accuracy" or "acc", as in Keras's History)."""
 
-    def __init__(self, name: str = "accuracy", dtype: DTypeLike = None) -> None:
+    def __init__(self, name: str = "accuracy", dtype: DTypeLike | None = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.variant = None  # the concrete metric, once chosen
 
