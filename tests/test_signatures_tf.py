@@ -6,6 +6,7 @@ below), with Keras's default; no constructor hides its arguments behind a bare *
 arguments minirnn does not implement accept their default and refuse any other value by name;
 and typing.get_type_hints resolves the annotations of constructors and public methods.
 """
+import ast
 import configparser
 import inspect
 import pathlib
@@ -185,6 +186,24 @@ def test_type_hints_of_public_functions_resolve(function):
     named = [name for name, p in inspect.signature(function).parameters.items()
              if name != "self" and p.kind not in VARIADIC]
     assert set(named) <= set(hints) and "return" in hints
+
+
+def test_tensor_declares_for_type_checkers_what_ops_attaches():
+    """Tensor's TYPE_CHECKING block names exactly the operators and methods ops gives it."""
+    source = pathlib.Path(inspect.getfile(minirnn.Tensor)).read_text()
+    tensor_class = next(node for node in ast.parse(source).body
+                        if isinstance(node, ast.ClassDef) and node.name == "Tensor")
+    block = next(node for node in tensor_class.body if isinstance(node, ast.If)
+                 and ast.unparse(node.test) == "TYPE_CHECKING")
+    declared = {node.name for node in block.body if isinstance(node, ast.FunctionDef)}
+    declared |= {node.target.id for node in block.body if isinstance(node, ast.AnnAssign)}
+
+    def from_ops(value):
+        function = value.fget if isinstance(value, property) else value
+        return getattr(function, "__module__", None) == "minirnn.ops"
+
+    attached = {name for name, value in vars(minirnn.Tensor).items() if from_ops(value)}
+    assert declared == attached
 
 
 # -- arguments minirnn does not implement ------------------------------------------------------
