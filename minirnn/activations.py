@@ -1,24 +1,30 @@
 """Activation functions by Keras's names, built from minirnn ops."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
 from . import ops
+from .hints import ActivationLike
+from .tensor import Tensor
 
 __all__ = ["get", "linear", "hard_sigmoid", "softsign", "elu", "serialize", "tanh", "sigmoid",
            "relu", "softmax", "log_softmax", "softplus", "exponential"]
 
 
-def linear(x):
+def linear(x: Tensor) -> Tensor:
     return x
 
 
-def hard_sigmoid(x):
+def hard_sigmoid(x: Tensor) -> Tensor:
     """Keras 3: relu6(x + 3) / 6."""
     return ops.clip(x + 3.0, 0.0, 6.0) / 6.0
 
 
-def softsign(x):
+def softsign(x: Tensor) -> Tensor:
     return x / (ops.abs(x) + 1.0)
 
 
-def elu(x):
+def elu(x: Tensor) -> Tensor:
     return ops.where(x.data > 0, x, ops.exp(ops.minimum(x, 0.0)) - 1.0)
 
 
@@ -40,7 +46,7 @@ BLOCKWISE = frozenset({linear, ops.tanh, ops.sigmoid, ops.relu, ops.softplus, ha
                        softsign, elu})
 
 
-def get(identifier):
+def get(identifier: ActivationLike) -> Callable[[Tensor], Tensor]:
     """A function Tensor -> Tensor from a name, None (linear) or a callable."""
     if identifier is None:
         return linear
@@ -51,7 +57,7 @@ def get(identifier):
     raise ValueError(f"Unknown activation {identifier!r}; known: {sorted(_BY_NAME)}")
 
 
-def serialize(fn):
+def serialize(fn: Callable[[Tensor], Tensor]) -> str:
     for name, known in _BY_NAME.items():
         if known is fn:
             return name

@@ -144,3 +144,24 @@ def as_checked_text_array(value, what):
     dtype = getattr(value, "dtype", None)
     got = f"an array of dtype {dtype}" if dtype is not None else _describe(value)
     raise TypeError(f"{what} expects strings (str or bytes); got {got}")
+
+
+class UnsupportedArgumentError(NotImplementedError, ValueError):
+    """A Keras argument minirnn does not implement, given a value other than its default. Both a
+    NotImplementedError (a feature is missing) and a ValueError (this value cannot be used)."""
+
+
+def check_unimplemented(value, name, default=None, feature=None):
+    """`value` as it came when it equals Keras's `default` (passing the default is harmless);
+    otherwise UnsupportedArgumentError naming the argument. `name` reads like "Dense argument
+    `kernel_regularizer`"; `feature` (e.g. "regularizers") says what is missing."""
+    plain = value is None or isinstance(value, (bool, numbers.Number, str, np.bool_))
+    if value is default or (plain and value == default):
+        return value
+    argument = name.rsplit("`", 2)[-2] if name.count("`") >= 2 else name
+    missing = argument if feature is None else f"{argument} ({feature})"
+    raise UnsupportedArgumentError(f"{name}: minirnn does not implement {missing}; only the "
+                                   f"default {default!r} is accepted, got {_describe(value)}")
+
+
+__all__ += ["UnsupportedArgumentError", "check_unimplemented"]

@@ -4,9 +4,15 @@
 fourth-order central difference, on float64 copies of the inputs; `check_grads` compares
 minirnn's backward pass against it and raises a readable report.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .checks import as_checked_array, check_float
+from .tensor import Tensor, no_grad
 
 __all__ = ["numerical_grad", "check_grads", "compare_grads", "GradientCheckError", "relative_error"]
 
@@ -100,7 +106,9 @@ def _outputs(result):
     return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
-def check_grads(fn, *inputs, params=(), rtol=1e-6, atol=1e-8, eps=1e-4, seed=0):
+def check_grads(fn: Callable[..., Tensor | Sequence[Tensor]], *inputs: ArrayLike | Tensor,
+                params: Sequence[Tensor] = (), rtol: float = 1e-6, atol: float = 1e-8,
+                eps: float = 1e-4, seed: int = 0) -> float:
     """Check fn's backward pass against finite differences, in float64.
 
     fn: takes one Tensor per input and returns a Tensor or a tuple/list of Tensors.
@@ -112,8 +120,6 @@ def check_grads(fn, *inputs, params=(), rtol=1e-6, atol=1e-8, eps=1e-4, seed=0):
     Raises GradientCheckError naming the input, the worst element, both values and the errors.
     Returns the largest relative error seen (elements below `atol` in both values excluded).
     """
-    from .tensor import Tensor, no_grad  # gradcheck sits beside the engine, not below it
-
     # complex inputs are refused, not cast: the cast would drop the imaginary part and the check
     # would pass on the real part alone
     args = [Tensor(np.array(as_checked_array(x.data if isinstance(x, Tensor) else x,

@@ -1,9 +1,16 @@
 """Weight initializers with Keras's names and formulas, drawing from seeded NumPy Generators."""
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
+from .checks import check_int
 from .config_values import array_from_config, encode_value, is_array_config
+from .hints import InitializerLike, Seed
 from .random import generator
 from .tensor import floatx
 
@@ -12,8 +19,17 @@ __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUn
            "Identity", "get"]
 
 
-def _fans(shape):
-    """Keras's fan_in/fan_out: kernels (in, out); conv-like shapes multiply the receptive field."""
+def _fans(shape, input_axes=None, output_axes=None):
+    """Keras's fan_in/fan_out: kernels (in, out); conv-like shapes multiply the receptive field.
+    Given input_axes and output_axes, the products of the sizes on those axes."""
+    if input_axes is not None and output_axes is not None:
+        for axis in (*input_axes, *output_axes):
+            if not -len(shape) <= axis < len(shape):
+                raise ValueError(f"initializer axes input_axes={list(input_axes)}, output_axes="
+                                 f"{list(output_axes)}: axis {axis} is out of range for a weight "
+                                 f"of shape {shape}")
+        return (math.prod(shape[a] for a in input_axes),
+                math.prod(shape[a] for a in output_axes))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -25,30 +41,30 @@ def _fans(shape):
 class Initializer:
     """Callable (shape, dtype=None) -> ndarray. An explicit seed makes each call reproducible."""
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: Seed = None) -> None:
         self.seed = seed
 
-    def __call__(self, shape, dtype=None):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike | None = None) -> np.ndarray:
         shape = tuple(int(s) for s in shape)
         return np.asarray(self.sample(shape, generator(self.seed)), dtype=dtype or floatx())
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> ArrayLike:
         raise NotImplementedError
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed}
 
 
 class Zeros(Initializer):
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.zeros(shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {}
 
 
 class Ones(Zeros):
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.ones(shape)
 
 
@@ -56,7 +72,7 @@ class Constant(Initializer):
     """Fills a weight with `value`: a number, or an array that broadcasts to the weight's shape.
     An array is saved in its config as Keras saves one ({"class_name": "__numpy__", ...})."""
 
-    def __init__(self, value=0.0):
+    def __init__(self, value: ArrayLike = 0.0) -> None:
         super().__init__()
         if is_array_config(value):
             value = array_from_config(value, "Constant initializer `value`")
@@ -66,7 +82,7 @@ class Constant(Initializer):
                             f"numbers; got {value!r:.80} of type {type(value).__name__}")
         self.value = value
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         value = np.asarray(self.value)
         try:
             return np.broadcast_to(value, shape).copy()
@@ -74,39 +90,60 @@ class Constant(Initializer):
             raise ValueError(f"Constant initializer: its value of shape {value.shape} cannot fill "
                              f"a weight of shape {shape}") from None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"value": encode_value(self.value)}
 
 
 class RandomNormal(Initializer):
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Seed = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return rng.normal(self.mean, self.stddev, shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class RandomUniform(Initializer):
-    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Seed = None) -> None:
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(self.minval, self.maxval, shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
+def _axes(value, name):
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"initializer argument `{name}` must be None or a list of ints; got "
+                        f"{value!r} of type {type(value).__name__}")
+    return [check_int(a, f"initializer argument `{name}` entries") for a in value]
+
+
 class _VarianceScaling(Initializer):
+    """input_axes, output_axes (Keras 3): the axes whose sizes multiply into fan_in and fan_out,
+    in place of the kernel rule of `_fans`; both or neither."""
     scale, mode, uniform = 1.0, "fan_avg", True
 
-    def sample(self, shape, rng):
-        fan_in, fan_out = _fans(shape)
+    def __init__(self, seed: Seed = None, input_axes: Sequence[int] | None = None,
+                 output_axes: Sequence[int] | None = None) -> None:
+        input_axes, output_axes = _axes(input_axes, "input_axes"), _axes(output_axes, "output_axes")
+        if (input_axes is None) != (output_axes is None):
+            raise ValueError(f"{type(self).__name__} takes input_axes and output_axes together "
+                             f"(Keras ignores one without the other); got input_axes="
+                             f"{input_axes!r}, output_axes={output_axes!r}")
+        super().__init__(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
+
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, fan)
         if self.uniform:
@@ -118,6 +155,13 @@ class _VarianceScaling(Initializer):
         while (bad := np.abs(draw) > 2.0).any():
             draw[bad] = rng.standard_normal(int(bad.sum()))
         return draw * stddev
+
+    def get_config(self) -> dict[str, Any]:
+        # the axes only when set, so configs of the default fans stay as they were
+        config = super().get_config()
+        if self.input_axes is not None:
+            config.update(input_axes=self.input_axes, output_axes=self.output_axes)
+        return config
 
 
 class GlorotUniform(_VarianceScaling):
@@ -143,11 +187,11 @@ class LecunUniform(_VarianceScaling):
 class Orthogonal(Initializer):
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, as Keras does."""
 
-    def __init__(self, gain=1.0, seed=None):
+    def __init__(self, gain: float = 1.0, seed: Seed = None) -> None:
         super().__init__(seed)
         self.gain = gain
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         if len(shape) < 2:
             raise ValueError(f"Orthogonal initializer needs a shape of rank >= 2; got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
@@ -158,21 +202,21 @@ class Orthogonal(Initializer):
             q = q.T
         return self.gain * q.reshape(shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, "seed": self.seed}
 
 
 class Identity(Initializer):
-    def __init__(self, gain=1.0):
+    def __init__(self, gain: float = 1.0) -> None:
         super().__init__()
         self.gain = gain
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         if len(shape) != 2:
             raise ValueError(f"Identity initializer needs a 2-D shape; got {shape}")
         return self.gain * np.eye(*shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
 
 
@@ -187,7 +231,7 @@ _BY_NAME = {
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
 
 
-def get(identifier):
+def get(identifier: InitializerLike) -> Initializer | Callable[..., Any]:
     """An Initializer from a name ('glorot_uniform', 'GlorotUniform'), a config dict, an
     Initializer or any callable (shape, dtype) -> array."""
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
@@ -205,7 +249,7 @@ def get(identifier):
     raise ValueError(f"Unknown initializer {identifier!r}; known: {sorted(_BY_NAME)}")
 
 
-def serialize(initializer):
+def serialize(initializer: Initializer) -> dict[str, Any]:
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
 
 

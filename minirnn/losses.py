@@ -10,15 +10,21 @@ crossentropies are fused primitives (value and VJP together) written with log-su
 log-sigmoid, so logits of +-1000 give a finite loss and a finite, correct gradient.
 y_true never receives a gradient that matters to training; y_pred is the Tensor differentiated.
 """
+from __future__ import annotations
+
 import inspect
 import warnings
+from collections.abc import Callable
+from typing import Any, Self
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import ops
 from .checks import check_bool, check_float, check_fraction, check_int
 from .layers.masks import get_mask
 from .naming import to_snake_case
+from .hints import TensorLike
 from .tensor import Tensor, primitive, unbroadcast, floatx
 
 __all__ = [
@@ -162,21 +168,21 @@ def sparse_softmax_crossentropy_with_logits(logits, labels):
 
 # -- loss functions ------------------------------------------------------------------------------
 
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
     """mean(square(y_true - y_pred), axis=-1)."""
     y_true, y_pred = _prepare(y_true, y_pred)
     _check_broadcast("mean_squared_error", y_true, y_pred)
     return ops.mean(ops.square(ops.sub(y_true, y_pred)), axis=-1)
 
 
-def mean_absolute_error(y_true, y_pred):
+def mean_absolute_error(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
     """mean(abs(y_true - y_pred), axis=-1)."""
     y_true, y_pred = _prepare(y_true, y_pred)
     _check_broadcast("mean_absolute_error", y_true, y_pred)
     return ops.mean(ops.abs(ops.sub(y_true, y_pred)), axis=-1)
 
 
-def huber(y_true, y_pred, delta=1.0):
+def huber(y_true: TensorLike, y_pred: TensorLike, delta: float = 1.0) -> Tensor:
     """mean(0.5 * e**2 where |e| <= delta, else delta * |e| - 0.5 * delta**2, axis=-1), with
     e = y_pred - y_true: quadratic near zero, linear beyond delta."""
     y_true, y_pred = _prepare(y_true, y_pred)
@@ -193,7 +199,8 @@ mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+def binary_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits: bool = False,
+                        label_smoothing: float = 0.0, axis: int = -1) -> Tensor:
     """Elementwise binary crossentropy, averaged over `axis`.
 
     label_smoothing squeezes the targets towards 0.5: z * (1 - s) + 0.5 * s.
@@ -212,7 +219,8 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return ops.mean(elementwise, axis=axis)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+def categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits: bool = False,
+                             label_smoothing: float = 0.0, axis: int = -1) -> Tensor:
     """-sum(y_true * log(y_pred)) over `axis`, y_pred first divided by its sum over `axis` and
     clipped (as Keras does); from_logits uses log-softmax.
 
@@ -289,7 +297,9 @@ def _sparse_ce_and_mask(y_true, y_pred, from_logits=False, ignore_class=None, ax
     return result, valid
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+def sparse_categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike,
+                                    from_logits: bool = False, ignore_class: int | None = None,
+                                    axis: int = -1) -> Tensor:
     """Categorical crossentropy with integer labels: y_true of shape y_pred.shape[:-1] (or with a
     trailing 1), any int dtype or floats that hold integers. Probabilities are clipped and logged,
     then treated as logits (so they are in effect normalised), as in Keras.
@@ -368,12 +378,14 @@ class Loss:
     dtype: compute in this float dtype; None keeps y_pred's float dtype.
     """
 
-    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
+                 dtype: DTypeLike | None = None) -> None:
         self.name = name or to_snake_case(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
         self.dtype = None if dtype is None else np.dtype(dtype).name
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true: TensorLike, y_pred: TensorLike,
+                 sample_weight: ArrayLike | None = None) -> Tensor:
         in_mask = get_mask(y_pred)
         y_pred = _as_pred(y_pred, self.dtype)
         values, out_mask = self._values_and_mask(y_true, y_pred)
@@ -386,14 +398,14 @@ class Loss:
     def _values_and_mask(self, y_true, y_pred):
         return self.call(y_true, y_pred), None
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "reduction": self.reduction}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
     def __repr__(self):
@@ -404,16 +416,17 @@ class LossFunctionWrapper(Loss):
     """A Loss from a function fn(y_true, y_pred, **kwargs) returning per-sample losses; y_true
     and y_pred are first brought to the same rank by Keras's squeeze-or-expand rule."""
 
-    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+    def __init__(self, fn: Callable[..., Tensor], reduction: str | None = "sum_over_batch_size",
+                 name: str | None = None, dtype: DTypeLike | None = None, **kwargs: Any) -> None:
         super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
         self.fn = fn
         self._fn_kwargs = kwargs
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: Tensor) -> Tensor:
         y_true, y_pred = squeeze_or_expand_to_same_rank(_as_array(y_true), y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"fn": getattr(self.fn, "__name__", repr(self.fn))})
         config.update(self._fn_kwargs)
@@ -421,18 +434,20 @@ class LossFunctionWrapper(Loss):
 
 
 class MeanSquaredError(LossFunctionWrapper):
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+    def __init__(self, reduction: str | None = "sum_over_batch_size",
+                 name: str = "mean_squared_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(mean_squared_error, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return Loss.get_config(self)
 
 
 class MeanAbsoluteError(LossFunctionWrapper):
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+    def __init__(self, reduction: str | None = "sum_over_batch_size",
+                 name: str = "mean_absolute_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(mean_absolute_error, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return Loss.get_config(self)
 
 
@@ -446,12 +461,13 @@ def check_crossentropy_args(owner, from_logits, label_smoothing=0.0, axis=-1, ig
 
 
 class Huber(LossFunctionWrapper):
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+    def __init__(self, delta: float = 1.0, reduction: str | None = "sum_over_batch_size",
+                 name: str = "huber_loss", dtype: DTypeLike | None = None) -> None:
         check_float(delta, "Huber argument `delta`", minimum=0.0, min_inclusive=False)
         super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=delta)
         self.delta = delta
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         # Keras leaves delta out of its config, so a saved Huber(delta=2) comes back with delta=1;
         # it is kept here so that the round trip is faithful
         return {**Loss.get_config(self), "delta": self.delta}
@@ -471,7 +487,7 @@ class _SmoothedCrossentropy(LossFunctionWrapper):
                          axis=axis)
         self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = Loss.get_config(self)
         config.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing,
                       axis=self.axis)
@@ -481,14 +497,25 @@ class _SmoothedCrossentropy(LossFunctionWrapper):
 class BinaryCrossentropy(_SmoothedCrossentropy):
     function = staticmethod(binary_crossentropy)
 
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "sum_over_batch_size",
+                 name: str = "binary_crossentropy", dtype: DTypeLike | None = None) -> None:
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
+
 
 class CategoricalCrossentropy(_SmoothedCrossentropy):
     function = staticmethod(categorical_crossentropy)
 
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "sum_over_batch_size",
+                 name: str = "categorical_crossentropy", dtype: DTypeLike | None = None) -> None:
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
+
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
-    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
-                 axis=-1, name="sparse_categorical_crossentropy", dtype=None):
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
+                 reduction: str | None = "sum_over_batch_size", axis: int = -1,
+                 name: str = "sparse_categorical_crossentropy", dtype: DTypeLike | None = None) -> None:
         from_logits, _, axis, ignore_class = check_crossentropy_args(
             type(self).__name__, from_logits, axis=axis, ignore_class=ignore_class)
         super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction,
@@ -499,7 +526,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         y_true, y_pred = squeeze_or_expand_to_same_rank(_as_array(y_true), y_pred)
         return _sparse_ce_and_mask(y_true, y_pred, **self._fn_kwargs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = Loss.get_config(self)
         config.update(from_logits=self.from_logits, ignore_class=self.ignore_class)
         return config
@@ -519,7 +546,7 @@ _ALIASES = {"mse": mean_squared_error, "MSE": mean_squared_error,
 _BY_NAME = {**_CLASSES, **_FUNCTIONS, **_ALIASES}
 
 
-def serialize(loss):
+def serialize(loss: Loss | Callable[..., Tensor]) -> dict[str, Any] | str:
     """A config dict for a Loss instance, or the name of a loss function."""
     if isinstance(loss, Loss):
         return {"class_name": type(loss).__name__, "config": loss.get_config()}
@@ -529,7 +556,7 @@ def serialize(loss):
     raise ValueError(f"Cannot serialize loss {loss!r}; expected a Loss or one of {sorted(_FUNCTIONS)}")
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any] | str) -> Loss | Callable[..., Tensor]:
     """A Loss (or loss function) from serialize()'s output."""
     if isinstance(config, str):
         return get(config)
@@ -542,7 +569,8 @@ def deserialize(config):
     return _CLASSES[name].from_config(dict(config.get("config") or {}))
 
 
-def get(identifier):
+def get(identifier: Loss | Callable[..., Tensor] | str | dict[str, Any] | type | None
+        ) -> Loss | Callable[..., Tensor] | None:
     """A loss from a callable (returned as is), a name or a config dict.
 
     Names follow Keras: function names ("mse", "mean_squared_error", "binary_crossentropy", ...)

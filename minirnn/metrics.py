@@ -10,12 +10,18 @@ them. Inputs may be NumPy arrays or Tensors (read without recording a graph); a 
 binary, sparse categorical or categorical variant from the shapes of y_true and y_pred, as Keras 3
 does (see `get`).
 """
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable
+from typing import Any, Self
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import losses
-from .checks import check_float
+from .checks import check_float, check_unimplemented
+from .hints import TensorLike
 from .layers.masks import get_mask
 from .naming import to_snake_case
 from .tensor import Tensor, floatx, no_grad
@@ -44,7 +50,7 @@ def _check_broadcast(name, y_true_shape, y_pred_shape, what="y_pred.shape"):
 
 # -- stateless metric functions (per-sample values, float arrays) -----------------------------------
 
-def accuracy(y_true, y_pred):
+def accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
     """1.0 where y_true == y_pred exactly, else 0.0 (after Keras's squeeze-or-expand rule)."""
     y_pred = _array(y_pred)
     y_true = _array(y_true, y_pred.dtype)
@@ -53,7 +59,8 @@ def accuracy(y_true, y_pred):
     return np.equal(y_true, y_pred).astype(floatx())
 
 
-def binary_accuracy(y_true, y_pred, threshold=0.5):
+def binary_accuracy(y_true: TensorLike, y_pred: TensorLike, threshold: float = 0.5
+                    ) -> np.ndarray:
     """1.0 where (y_pred > threshold) equals y_true."""
     y_pred, y_true = _array(y_pred), _array(y_true)
     y_true, y_pred = losses.squeeze_or_expand_to_same_rank(y_true, y_pred)
@@ -62,7 +69,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     return np.equal(y_true, predicted).astype(floatx())
 
 
-def categorical_accuracy(y_true, y_pred):
+def categorical_accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
     """1.0 where argmax(y_true) == argmax(y_pred) over the last axis (ties: the first index)."""
     y_true, y_pred = _array(y_true), _array(y_pred)
     if y_true.ndim < 1 or y_pred.ndim < 1:
@@ -79,7 +86,7 @@ def categorical_accuracy(y_true, y_pred):
     return matches.reshape(original_shape) if reshape else matches
 
 
-def sparse_categorical_accuracy(y_true, y_pred):
+def sparse_categorical_accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
     """1.0 where the integer label y_true equals argmax(y_pred) over the last axis."""
     y_pred = _array(y_pred)
     y_true = _array(y_true, y_pred.dtype)
@@ -105,29 +112,29 @@ def sparse_categorical_accuracy(y_true, y_pred):
 class Metric:
     """Base class: update_state(...), result() -> float, reset_state(), name, get_config()."""
 
-    def __init__(self, name=None, dtype=None):
+    def __init__(self, name: str | None = None, dtype: DTypeLike | None = None) -> None:
         self.name = name or to_snake_case(type(self).__name__)
         self.dtype = np.dtype(dtype or floatx()).name
 
-    def update_state(self, *args, **kwargs):
+    def update_state(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError
 
-    def result(self):
+    def result(self) -> float:
         raise NotImplementedError
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         raise NotImplementedError
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> float:
         """Update with one batch and return the result so far (as Keras's Metric.__call__)."""
         self.update_state(*args, **kwargs)
         return self.result()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
     def __repr__(self):
@@ -159,11 +166,12 @@ def _reduce_to_samplewise_values(values, sample_weight, dtype):
 class Mean(Metric):
     """The (weighted) mean of the values given so far: total / count."""
 
-    def __init__(self, name="mean", dtype=None):
+    def __init__(self, name: str = "mean", dtype: DTypeLike | None = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.reset_state()
 
-    def update_state(self, values, sample_weight=None):
+    def update_state(self, values: ArrayLike | Tensor, sample_weight: ArrayLike | None = None
+                     ) -> None:
         values, sample_weight = _reduce_to_samplewise_values(values, sample_weight, self.dtype)
         if sample_weight is not None:
             count = sample_weight.sum(dtype=self.dtype)
@@ -175,11 +183,11 @@ class Mean(Metric):
         self.total = dtype(self.total + values.sum(dtype=self.dtype))
         self.count = dtype(self.count + dtype(count))
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self.total = np.dtype(self.dtype).type(0)
         self.count = np.dtype(self.dtype).type(0)
 
-    def result(self):
+    def result(self) -> float:
         return float(self.total / self.count) if self.count else 0.0
 
 
@@ -202,43 +210,46 @@ def _merge_mask(sample_weight, mask, dtype):
 class MeanMetricWrapper(Mean):
     """The running mean of fn(y_true, y_pred, **kwargs), a function giving per-sample values."""
 
-    def __init__(self, fn, name=None, dtype=None, **kwargs):
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, dtype: DTypeLike | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: TensorLike, y_pred: TensorLike,
+                     sample_weight: ArrayLike | None = None) -> None:
         mask = get_mask(y_pred)
         with no_grad():
             values = self._fn(y_true, y_pred, **self._fn_kwargs)
         sample_weight = _merge_mask(sample_weight, mask, self.dtype)
         super().update_state(values, sample_weight=sample_weight)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **self._fn_kwargs}
 
 
 class MeanSquaredError(MeanMetricWrapper):
-    def __init__(self, name="mean_squared_error", dtype=None):
+    def __init__(self, name: str = "mean_squared_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(losses.mean_squared_error, name=name, dtype=dtype)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
-    def __init__(self, name="mean_absolute_error", dtype=None):
+    def __init__(self, name: str = "mean_absolute_error", dtype: DTypeLike | None = None) -> None:
         super().__init__(losses.mean_absolute_error, name=name, dtype=dtype)
 
 
 class Accuracy(MeanMetricWrapper):
     """How often y_pred equals y_true exactly."""
 
-    def __init__(self, name="accuracy", dtype=None):
+    def __init__(self, name: str = "accuracy", dtype: DTypeLike | None = None) -> None:
         super().__init__(accuracy, name=name, dtype=dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
     """How often (y_pred > threshold) equals the 0/1 label."""
 
-    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+    def __init__(self, name: str = "binary_accuracy", dtype: DTypeLike | None = None,
+                 threshold: float = 0.5) -> None:
         threshold = check_float(threshold, "BinaryAccuracy argument `threshold`")
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
@@ -247,19 +258,21 @@ class BinaryAccuracy(MeanMetricWrapper):
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often argmax(y_pred) equals argmax(y_true) (one-hot labels)."""
 
-    def __init__(self, name="categorical_accuracy", dtype=None):
+    def __init__(self, name: str = "categorical_accuracy", dtype: DTypeLike | None = None) -> None:
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often argmax(y_pred) equals the integer label."""
 
-    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: DTypeLike | None = None
+                 ) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
 class BinaryCrossentropy(MeanMetricWrapper):
-    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0):
+    def __init__(self, name: str = "binary_crossentropy", dtype: DTypeLike | None = None,
+                 from_logits: bool = False, label_smoothing: float = 0) -> None:
         from_logits, label_smoothing, _, _ = losses.check_crossentropy_args(
             "metrics.BinaryCrossentropy", from_logits, label_smoothing)
         super().__init__(losses.binary_crossentropy, name=name, dtype=dtype,
@@ -267,8 +280,8 @@ class BinaryCrossentropy(MeanMetricWrapper):
 
 
 class CategoricalCrossentropy(MeanMetricWrapper):
-    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
-                 label_smoothing=0, axis=-1):
+    def __init__(self, name: str = "categorical_crossentropy", dtype: DTypeLike | None = None,
+                 from_logits: bool = False, label_smoothing: float = 0, axis: int = -1) -> None:
         from_logits, label_smoothing, axis, _ = losses.check_crossentropy_args(
             "metrics.CategoricalCrossentropy", from_logits, label_smoothing, axis)
         super().__init__(losses.categorical_crossentropy, name=name, dtype=dtype,
@@ -276,8 +289,13 @@ class CategoricalCrossentropy(MeanMetricWrapper):
 
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
-    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
-                 axis=-1):
+    """The running mean of sparse_categorical_crossentropy. ignore_class is not implemented for
+    the metric (the loss takes it): only its default None is accepted."""
+
+    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype: DTypeLike | None = None,
+                 from_logits: bool = False, ignore_class: None = None, axis: int = -1) -> None:
+        check_unimplemented(ignore_class,
+                            "metrics.SparseCategoricalCrossentropy argument `ignore_class`")
         from_logits, _, axis, _ = losses.check_crossentropy_args(
             "metrics.SparseCategoricalCrossentropy", from_logits, axis=axis)
         super().__init__(losses.sparse_categorical_crossentropy, name=name, dtype=dtype,
@@ -306,20 +324,21 @@ class AutoAccuracy(Metric):
     Keras 3's compile would build for those y_true and y_pred (see accuracy_variant), keeping its
     name ("accuracy" or "acc", as in Keras's History)."""
 
-    def __init__(self, name="accuracy", dtype=None):
+    def __init__(self, name: str = "accuracy", dtype: DTypeLike | None = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.variant = None  # the concrete metric, once chosen
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: TensorLike, y_pred: TensorLike,
+                     sample_weight: ArrayLike | None = None) -> None:
         if self.variant is None:
             cls = accuracy_variant(np.shape(_array(y_true)), np.shape(_array(y_pred)))
             self.variant = cls(name=self.name, dtype=self.dtype)
         self.variant.update_state(y_true, y_pred, sample_weight=sample_weight)
 
-    def result(self):
+    def result(self) -> float:
         return 0.0 if self.variant is None else self.variant.result()
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         if self.variant is not None:
             self.variant.reset_state()
 
@@ -340,7 +359,9 @@ def known_names():
     return sorted(set(_BY_NAME) | set(_ACCURACY_NAMES))
 
 
-def get(identifier, loss=None, y_true=None, y_pred=None):
+def get(identifier: Metric | str | dict[str, Any] | type | Callable[..., Any] | None,
+        loss: Any = None, y_true: TensorLike | None = None,
+        y_pred: TensorLike | None = None) -> Metric | None:
     """A Metric object for what compile(metrics=[...]) accepts, named as Keras's History names it.
 
     - "accuracy" / "acc" (any case): the variant Keras 3's compile picks. Keras 3 decides from the

@@ -5,14 +5,19 @@ NumPy and returns a vector-Jacobian product; `backward()` walks the recorded nod
 topological order and calls each node's VJP. Operators such as `+` and `@` are attached to Tensor
 by `minirnn.ops`, which defines the primitives.
 """
+from __future__ import annotations
+
 import contextlib
 import contextvars
 import functools
 import inspect
 import itertools
+from collections.abc import Callable, Iterator
 from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = ["Tensor", "tensor", "primitive", "no_grad", "is_grad_enabled", "floatx", "set_floatx",
            "unbroadcast", "FreedGraphError"]
@@ -25,12 +30,12 @@ _GRAD_ENABLED = contextvars.ContextVar("minirnn_grad_enabled", default=True)
 _grad_enabled = _GRAD_ENABLED.get  # bound once: every recorded primitive asks
 
 
-def floatx():
+def floatx() -> str:
     """The default float dtype name ('float32' unless changed with set_floatx)."""
     return _FLOATX
 
 
-def set_floatx(name):
+def set_floatx(name: str) -> None:
     """Set the default float dtype: 'float32' (the default, as in Keras), 'float64' or 'float16'.
 
     The setting is process-wide, as in Keras: every thread sees it (unlike grad mode).
@@ -41,13 +46,13 @@ def set_floatx(name):
     _FLOATX = name
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """Whether primitives called from this thread (or asyncio task) record a graph."""
     return _grad_enabled()
 
 
 @contextlib.contextmanager
-def no_grad():
+def no_grad() -> Iterator[None]:
     """Inside this context no graph is recorded: results do not require grad.
 
     Only the thread (or asyncio task) that enters it is affected; other threads keep recording.
@@ -93,7 +98,8 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "name", "__weakref__")
     __array_ufunc__ = None  # make `ndarray op Tensor` defer to Tensor's reflected operators
 
-    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+    def __init__(self, data: ArrayLike | Tensor, requires_grad: bool = False,
+                 dtype: DTypeLike | None = None, name: str | None = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
         array = np.asarray(data, dtype=dtype)
@@ -116,6 +122,56 @@ class Tensor:
     size = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self._node is None)
 
+    if TYPE_CHECKING:
+        # Declared for type checkers only: minirnn.ops attaches these at import time (see the end
+        # of ops.py), so each must match what ops gives Tensor there.
+        T: Tensor
+        def __add__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __radd__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __sub__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __rsub__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __mul__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __rmul__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __truediv__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __rtruediv__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __matmul__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __rmatmul__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __pow__(self, exponent: float) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __getitem__(self, index: Any) -> Tensor: ...
+        def __lt__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __le__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __gt__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __ge__(self, other: ArrayLike | Tensor) -> Tensor: ...
+        def __eq__(self, other: object) -> Tensor: ...  # type: ignore[override]
+        def __ne__(self, other: object) -> Tensor: ...  # type: ignore[override]
+        def sum(self, axis: int | tuple[int, ...] | None = None,
+                keepdims: bool = False) -> Tensor: ...
+        def mean(self, axis: int | tuple[int, ...] | None = None,
+                 keepdims: bool = False) -> Tensor: ...
+        def max(self, axis: int | tuple[int, ...] | None = None,
+                keepdims: bool = False) -> Tensor: ...
+        def min(self, axis: int | tuple[int, ...] | None = None,
+                keepdims: bool = False) -> Tensor: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def square(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def softplus(self) -> Tensor: ...
+        def softmax(self, axis: int = -1) -> Tensor: ...
+        def log_softmax(self, axis: int = -1) -> Tensor: ...
+        def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor: ...
+        def expand_dims(self, axis: int) -> Tensor: ...
+        def clip(self, lo: float, hi: float) -> Tensor: ...
+        def reshape(self, *shape: int | tuple[int, ...]) -> Tensor: ...
+        def transpose(self, *axes: int | tuple[int, ...]) -> Tensor: ...
+        def astype(self, dtype: DTypeLike) -> Tensor: ...
+
     def __len__(self):
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -132,10 +188,10 @@ class Tensor:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         return self.data
 
-    def item(self):
+    def item(self) -> float | int | bool:
         return self.data.item()
 
     def __array__(self, dtype=None, copy=None):
@@ -159,11 +215,11 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
-    def retain_grad(self):
+    def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in `.grad` after backward() (e.g. a hidden state)."""
         if not self.requires_grad:
             raise ValueError("retain_grad() on a tensor that does not require grad")
@@ -173,10 +229,11 @@ class Tensor:
             self._node.retained[self._index] = self
         return self
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, grad: ArrayLike | Tensor | None = None,
+                 retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
 
         grad: the gradient of some scalar w.r.t. self, shaped like self; may be omitted for a
@@ -342,7 +399,8 @@ def _outputs(value, vjp, inputs, needs_grad, name):
     return outputs
 
 
-def primitive(fn=None, *, cast=True):
+def primitive(fn: Callable[..., tuple] | None = None, *,
+              cast: bool = True) -> Callable[..., Any]:
     """Register fn as a differentiable primitive.
 
     fn(*arrays, **static) returns (value, vjp): value is an ndarray, or a tuple of ndarrays for an
@@ -428,12 +486,13 @@ def primitive(fn=None, *, cast=True):
     return op
 
 
-def tensor(data, requires_grad=False, dtype=None):
+def tensor(data: ArrayLike | Tensor, requires_grad: bool = False,
+           dtype: DTypeLike | None = None) -> Tensor:
     """Make a Tensor. Python floats become floatx(); NumPy arrays keep their dtype unless dtype is given."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def unbroadcast(grad, shape):
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum grad over the axes that broadcasting added or stretched, so it has `shape`."""
     if grad.shape == tuple(shape):
         return grad

@@ -11,13 +11,20 @@ Two families live here:
   step or (B, Tq, dim_q), values (B, Tv, dim_v); returns (context, weights).
 
 Every score below is a (B, Tq, Tv) tensor: row i holds query step i's score for each value step.
+Each layer also takes the Layer keywords (name, dtype, trainable, ...) through **kwargs.
 """
+from __future__ import annotations
+
 import inspect
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import initializers, ops
 from ..checks import check_bool, check_choice, check_fraction, non_negative_int, positive_int
+from ..hints import InitializerLike, Seed, Shape
 from ..random import generator
 from ..tensor import Tensor, primitive
 from .base import Layer
@@ -118,7 +125,8 @@ class Attention(Layer):
     """
     supports_masking = True
 
-    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+    def __init__(self, use_scale: bool = False, score_mode: str = "dot", dropout: float = 0.0,
+                 seed: Seed = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.score_mode = check_choice(score_mode, _arg(self, "score_mode"), ("dot", "concat"))
         self.use_scale = check_bool(use_scale, _arg(self, "use_scale"))
@@ -130,7 +138,7 @@ class Attention(Layer):
         self.concat_score_weight = None
 
     # -- validation (before build, so bad input changes nothing) ------------------------------
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         kwargs = _bind_call_args(self, args, kwargs)
         self._validate(inputs, kwargs.get("mask"))
         return super().__call__(inputs, **kwargs)
@@ -179,7 +187,7 @@ class Attention(Layer):
         pass
 
     # -- weights and math --------------------------------------------------------------------
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         if self.use_scale:
             self.scale = self.add_weight((), "ones", name="scale")
         if self.score_mode == "concat":
@@ -203,8 +211,9 @@ class Attention(Layer):
             return causal if value_mask is None else value_mask[:, None, :] & causal
         return None if value_mask is None else value_mask[:, None, :]
 
-    def call(self, inputs, mask=None, training=None, return_attention_scores=False,
-             use_causal_mask=False):
+    def call(self, inputs: Sequence[Tensor], mask: Sequence[ArrayLike | None] | None = None,
+             training: bool | None = None, return_attention_scores: bool = False,
+             use_causal_mask: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         self._validate(inputs, mask)  # masks filled in from the inputs are checked here
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) > 2 else value
@@ -225,12 +234,13 @@ class Attention(Layer):
             output = ops.where(query_mask[..., None], output, 0.0)
         return (output, weights) if return_attention_scores else output
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Sequence[Tensor],
+                     mask: Sequence[ArrayLike | None] | None = None) -> np.ndarray | None:
         if not mask or mask[0] is None:
             return None
         return _as_mask(mask[0])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "use_scale": self.use_scale, "score_mode": self.score_mode,
                 "dropout": self.dropout, "seed": self.seed}
 
@@ -242,10 +252,11 @@ class AdditiveAttention(Attention):
     of shape (dim,) (glorot_uniform) when use_scale, else 1. Everything else is as `Attention`.
     """
 
-    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
-        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+    def __init__(self, use_scale: bool = True, dropout: float = 0.0, seed: Seed = None,
+                 **kwargs: Any) -> None:
+        super().__init__(use_scale=use_scale, dropout=dropout, seed=seed, **kwargs)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         if self.use_scale:
             dim = input_shape[0][-1]
             self.scale = self.add_weight((dim,), "glorot_uniform", name="scale")
@@ -261,7 +272,7 @@ class AdditiveAttention(Attention):
             pairs = self.scale * pairs
         return ops.sum(pairs, axis=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         del config["score_mode"]
         return config
@@ -282,12 +293,13 @@ class _StepAttention(Layer):
     """
     supports_masking = True
 
-    def __init__(self, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, kernel_initializer: InitializerLike = "glorot_uniform",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self._built_dims = None  # (dim_q, dim_v) once built
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         kwargs = _bind_call_args(self, args, kwargs)
         self._validate(inputs, kwargs.get("mask"))
         return super().__call__(inputs, **kwargs)
@@ -334,11 +346,11 @@ class _StepAttention(Layer):
     def _validate_dims(self, name, query_shape, values_shape):
         pass
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         self._built_dims = (input_shape[0][-1], input_shape[1][-1])
         self._build_weights(*self._built_dims)
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs: Sequence[Tensor], mask: Any = None) -> tuple[Tensor, Tensor]:
         self._validate(inputs, mask)
         query, values = inputs
         query_mask, value_mask = (_as_mask(m) for m in self._split_mask(mask))
@@ -355,7 +367,7 @@ class _StepAttention(Layer):
             context = ops.where(query_mask[..., None], context, 0.0)
         return context, weights
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Sequence[Tensor], mask: Any = None) -> list | None:
         query_mask = _as_mask(self._split_mask(mask)[0])
         return None if query_mask is None else [query_mask, None]
 
@@ -372,8 +384,9 @@ class LuongAttention(_StepAttention):
     the call and masks. `units` (concat only) defaults to dim_q, as in the paper.
     """
 
-    def __init__(self, score="dot", units=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, score: str = "dot", units: int | None = None,
+                 kernel_initializer: InitializerLike = "glorot_uniform", **kwargs: Any) -> None:
+        super().__init__(kernel_initializer=kernel_initializer, **kwargs)
         check_choice(score, _arg(self, "score"), ("dot", "general", "concat"))
         if units is not None:
             if score != "concat":
@@ -412,7 +425,7 @@ class LuongAttention(_StepAttention):
         v = ops.expand_dims(values @ self.W_a[dim_q:], 1)      # (B, 1, Tv, units)
         return ops.tanh(q + v) @ self.v_a                       # (B, Tq, Tv)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "score": self.score, "units": self.units,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer)}
 
@@ -426,8 +439,9 @@ class BahdanauAttention(_StepAttention):
     e_ij over unmasked steps; context c_i = sum_j alpha_ij h_j. See _StepAttention for the call.
     """
 
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, units: int, kernel_initializer: InitializerLike = "glorot_uniform",
+                 **kwargs: Any) -> None:
+        super().__init__(kernel_initializer=kernel_initializer, **kwargs)
         self.units = positive_int(units, _arg(self, "units"))
         self.W_a = self.U_a = self.v_a = None
 
@@ -441,6 +455,6 @@ class BahdanauAttention(_StepAttention):
         h = ops.expand_dims(values @ self.U_a, 1)  # (B, 1, Tv, units)
         return ops.tanh(q + h) @ self.v_a           # (B, Tq, Tv)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "units": self.units,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer)}

@@ -4,14 +4,19 @@ x: (B, steps, channels) -> (B, out_steps, filters) for data_format="channels_las
 kernel (kernel_size, channels, filters), bias (filters,), so weights move to and from Keras as
 they are. The convolution is `ops.conv1d`: one matmul over the unfolded windows.
 """
+from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from .. import activations, initializers
 from ..checks import check_choice, check_int
 from ..conv_ops import conv_output_length, conv1d
+from ..hints import ActivationLike, InitializerLike, Shape
 from ..tensor import Tensor
 from .base import InputSpec, Layer, is_tracing
+from .core import refuse_unimplemented
 
 __all__ = ["Conv1D", "Convolution1D"]
 
@@ -59,12 +64,24 @@ class Conv1D(Layer):
 
     padding: "valid" (no padding), "same" (ceil(steps / strides) outputs) or "causal" (the output
     at step t sees only steps <= t). strides > 1 together with dilation_rate > 1 is refused, as in
-    Keras. Only groups=1 is supported.
+    Keras. Only groups=1 is supported, and no regularizers or constraints (only their default
+    None is accepted). **kwargs: the Layer keywords (name, dtype, trainable, input_shape, ...).
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(self, filters: int, kernel_size: int | tuple[int], strides: int | tuple[int] = 1,
+                 padding: str = "valid", data_format: str | None = None,
+                 dilation_rate: int | tuple[int] = 1, groups: int = 1,
+                 activation: ActivationLike = None, use_bias: bool = True,
+                 kernel_initializer: InitializerLike = "glorot_uniform",
+                 bias_initializer: InitializerLike = "zeros", kernel_regularizer: None = None,
+                 bias_regularizer: None = None, activity_regularizer: None = None,
+                 kernel_constraint: None = None, bias_constraint: None = None,
+                 **kwargs: Any) -> None:
+        refuse_unimplemented(self, "regularizers", kernel_regularizer=kernel_regularizer,
+                             bias_regularizer=bias_regularizer,
+                             activity_regularizer=activity_regularizer)
+        refuse_unimplemented(self, "constraints", kernel_constraint=kernel_constraint,
+                             bias_constraint=bias_constraint)
         self.filters = check_int(filters, "Conv1D argument `filters`", minimum=1)
         self.kernel_size = (one_int("Conv1D", "kernel_size", kernel_size),)
         self.strides = (one_int("Conv1D", "strides", strides),)
@@ -105,7 +122,7 @@ class Conv1D(Layer):
                              f"dilation_rate={self.dilation_rate[0]}); got input shape "
                              f"{tuple(shape)} with {steps} steps")
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         steps, channels = self._steps_and_channels(input_shape)
         if channels is None:
             raise ValueError(f"Conv1D '{self.name}' needs the number of channels; got input shape "
@@ -119,7 +136,7 @@ class Conv1D(Layer):
         self.input_spec = InputSpec(ndim=3, axes={channel_axis: channels},
                                     description=self._layout())
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         if self.padding == "valid":
             inputs = stretch_traced_steps(inputs, 1 if self.data_format == "channels_last" else 2,
                                           self.dilation_rate[0] * (self.kernel_size[0] - 1) + 1,
@@ -133,7 +150,7 @@ class Conv1D(Layer):
         y = self.activation(y)
         return y if self.data_format == "channels_last" else y.transpose((0, 2, 1))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding,
                 "data_format": self.data_format, "dilation_rate": self.dilation_rate,

@@ -1,16 +1,25 @@
 """Core layers with Keras 3's names, arguments and semantics: Dense, Embedding, Dropout,
 TimeDistributed, the reshaping layers, Masking, Lambda and the merge layers.
 
-Shapes below use B for the batch axis and T for timesteps.
+Shapes below use B for the batch axis and T for timesteps. Every layer also takes the Layer
+keywords (name, dtype, trainable, input_shape, batch_input_shape, input_dim) through **kwargs.
+Keras arguments annotated `None` (regularizers, constraints, LoRA) are accepted at that default
+only: minirnn does not implement them, and another value raises UnsupportedArgumentError.
 """
+from __future__ import annotations
+
 import inspect
 import math
+from collections.abc import Callable, Sequence
+from typing import Any, Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import activations, initializers, ops
-from ..checks import (check_bool, check_float, check_fraction, check_int, non_negative_int,
-                      positive_int)
+from ..checks import (check_bool, check_float, check_fraction, check_int, check_unimplemented,
+                      non_negative_int, positive_int)
+from ..hints import ActivationLike, InitializerLike, Seed, Shape
 from ..random import generator
 from ..tensor import Tensor
 from .base import InputSpec, Layer, _Shaped, map_structure
@@ -28,6 +37,13 @@ def _optional_seed(layer, seed):
     return None if seed is None else non_negative_int(seed, _arg(layer, "seed"))
 
 
+def refuse_unimplemented(layer, feature, **arguments):
+    """Keras arguments minirnn does not implement: each must be None (Keras's default), checked
+    before the layer changes anything. `feature` says what is missing ("regularizers")."""
+    for name, value in arguments.items():
+        check_unimplemented(value, _arg(layer, name), None, feature)
+
+
 class Dense(Layer):
     """y = activation(x @ kernel + bias) on the last axis.
 
@@ -35,8 +51,18 @@ class Dense(Layer):
     """
     supports_masking = True
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(self, units: int, activation: ActivationLike = None, use_bias: bool = True,
+                 kernel_initializer: InitializerLike = "glorot_uniform",
+                 bias_initializer: InitializerLike = "zeros", kernel_regularizer: None = None,
+                 bias_regularizer: None = None, activity_regularizer: None = None,
+                 kernel_constraint: None = None, bias_constraint: None = None,
+                 lora_rank: None = None, lora_alpha: None = None, **kwargs: Any) -> None:
+        refuse_unimplemented(self, "regularizers", kernel_regularizer=kernel_regularizer,
+                             bias_regularizer=bias_regularizer,
+                             activity_regularizer=activity_regularizer)
+        refuse_unimplemented(self, "constraints", kernel_constraint=kernel_constraint,
+                             bias_constraint=bias_constraint)
+        refuse_unimplemented(self, "LoRA", lora_rank=lora_rank, lora_alpha=lora_alpha)
         super().__init__(**kwargs)
         self.units = positive_int(units, _arg(self, "units"))
         self.activation = activations.get(activation)
@@ -45,7 +71,7 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.input_spec = InputSpec(min_ndim=2)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         if input_shape[-1] is None:
             raise ValueError(f"Dense '{self.name}' needs the size of the last axis; got input "
                              f"shape {tuple(input_shape)}")
@@ -55,13 +81,13 @@ class Dense(Layer):
                      if self.use_bias else None)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_shape[-1]})
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         y = inputs @ self.kernel
         if self.bias is not None:
             y = y + self.bias
         return self.activation(y)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
@@ -72,12 +98,23 @@ class Embedding(Layer):
     """Row lookup in a trainable table: ids (B, ...) -> vectors (B, ..., output_dim).
 
     ids are integers in [0, input_dim); with mask_zero, id 0 is padding and the output carries the
-    mask `ids != 0`.
+    mask `ids != 0`. weights: the initial table (input_dim, output_dim), or a list holding it, as
+    Keras takes pretrained vectors (the layer is then built at once). input_length: accepted and
+    ignored, as Keras 2 scripts pass it.
     """
     autocast = False  # ids must stay integers: a float cast would turn the lookup into nonsense
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False,
-                 input_length=None, **kwargs):
+    def __init__(self, input_dim: int, output_dim: int,
+                 embeddings_initializer: InitializerLike = "uniform",
+                 embeddings_regularizer: None = None, embeddings_constraint: None = None,
+                 mask_zero: bool = False, weights: ArrayLike | None = None,
+                 lora_rank: None = None, lora_alpha: None = None,
+                 activity_regularizer: None = None, input_length: int | None = None,
+                 **kwargs: Any) -> None:
+        refuse_unimplemented(self, "regularizers", embeddings_regularizer=embeddings_regularizer,
+                             activity_regularizer=activity_regularizer)
+        refuse_unimplemented(self, "constraints", embeddings_constraint=embeddings_constraint)
+        refuse_unimplemented(self, "LoRA", lora_rank=lora_rank, lora_alpha=lora_alpha)
         super().__init__(**kwargs)
         self.input_dim = positive_int(input_dim, _arg(self, "input_dim"))
         self.output_dim = positive_int(output_dim, _arg(self, "output_dim"))
@@ -87,8 +124,13 @@ class Embedding(Layer):
             else embeddings_initializer)
         self.mask_zero = check_bool(mask_zero, _arg(self, "mask_zero"))
         self.supports_masking = self.mask_zero
+        if weights is not None:
+            self.build()
+            # as Keras: a list of one array is the table itself, anything else is wrapped
+            self.set_weights(weights if isinstance(weights, list) and len(weights) == 1
+                             else [weights])
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Shape | None = None) -> None:
         self.embeddings = self.add_weight((self.input_dim, self.output_dim),
                                           self.embeddings_initializer, name="embeddings")
 
@@ -101,7 +143,7 @@ class Embedding(Layer):
             ids = ids.astype(np.int64)  # truncates toward zero, as Keras's cast to int32 does
         return ids
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor | ArrayLike) -> Tensor:
         ids = self._ids(inputs)
         bad = (ids < 0) | (ids >= self.input_dim)
         if bad.any():
@@ -112,10 +154,11 @@ class Embedding(Layer):
         # getitem's VJP adds with np.add.at, so a repeated id accumulates every gradient it gets
         return ops.getitem(self.embeddings, ids)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Tensor | ArrayLike,
+                     mask: ArrayLike | None = None) -> np.ndarray | None:
         return self._ids(inputs) != 0 if self.mask_zero else None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "mask_zero": self.mask_zero}
@@ -130,7 +173,8 @@ class Dropout(Layer):
     """
     supports_masking = True
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
+                 seed: Seed = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rate = check_fraction(rate, _arg(self, "rate"), max_inclusive=True)  # Keras: [0, 1]
         if noise_shape is not None:
@@ -146,7 +190,7 @@ class Dropout(Layer):
         # SeedGenerator gives; unseeded layers draw from the shared one at call time
         self._rng = generator(seed) if seed is not None else None
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         if not training or self.rate == 0:
             return inputs
         shape = inputs.shape
@@ -160,7 +204,7 @@ class Dropout(Layer):
         scale = 0.0 if self.rate == 1 else 1.0 / (1.0 - self.rate)
         return inputs * (keep * scale).astype(inputs.dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
                 "seed": self.seed}
 
@@ -173,18 +217,19 @@ class TimeDistributed(Layer):
     """
     supports_masking = True
 
-    def __init__(self, layer, **kwargs):
+    def __init__(self, layer: Layer, **kwargs: Any) -> None:
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed expects a Layer instance; got {layer!r}")
         super().__init__(**kwargs)
         self.layer = layer
         self.input_spec = InputSpec(min_ndim=3, description="(batch, timesteps, ...)")
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         if not self.layer.built:
             self.layer._maybe_build(_Shaped((None,) + tuple(input_shape[2:])))
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs: Tensor, training: bool | None = None,
+             mask: ArrayLike | None = None) -> Tensor | list[Tensor] | tuple[Tensor, ...]:
         B, T = inputs.shape[:2]
         kwargs = {"training": training}
         if mask is not None and "mask" in self.layer._call_takes:
@@ -193,12 +238,13 @@ class TimeDistributed(Layer):
         outputs = self.layer(inputs.reshape((B * T,) + inputs.shape[2:]), **kwargs)
         return map_structure(lambda y: y.reshape((B, T) + y.shape[1:]), outputs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         from ..saving import serialization  # late: saving sits above layers
         return {**super().get_config(), "layer": serialization.serialize_layer(self.layer)}
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config: dict[str, Any],
+                    custom_objects: dict[str, Any] | None = None) -> Self:
         from ..saving import registry, serialization  # late: saving sits above layers
         config = dict(config)
         with registry.loading_scope(custom_objects):
@@ -209,21 +255,21 @@ class Activation(Layer):
     """activation(x), elementwise (softmax on the last axis). Shape kept."""
     supports_masking = True
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation: ActivationLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         return self.activation(inputs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
 class Flatten(Layer):
     """(B, d1, d2, ...) -> (B, d1 * d2 * ...); (B,) -> (B, 1)."""
 
-    def __init__(self, data_format=None, **kwargs):
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_format = data_format or "channels_last"
         if self.data_format not in ("channels_last", "channels_first"):
@@ -231,20 +277,20 @@ class Flatten(Layer):
                              f"got {data_format!r}")
         self.input_spec = InputSpec(min_ndim=1)
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         if self.data_format == "channels_first" and inputs.ndim > 2:
             # order as channels_last would, so a following Dense sees the same feature order
             inputs = inputs.transpose((0, *range(2, inputs.ndim), 1))
         return inputs.reshape(inputs.shape[0], math.prod(inputs.shape[1:]))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):
     """(B, ...) -> (B, *target_shape); one entry of target_shape may be -1 (inferred)."""
 
-    def __init__(self, target_shape, **kwargs):
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(target_shape, (list, tuple)):
             raise TypeError(f"{_arg(self, 'target_shape')} must be a tuple of ints; got "
@@ -257,7 +303,7 @@ class Reshape(Layer):
         self.target_shape = target_shape
         self.input_spec = InputSpec(min_ndim=1)
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         size = math.prod(inputs.shape[1:])
         known = math.prod(d for d in self.target_shape if d != -1)
         if (size % known if -1 in self.target_shape else size != known):
@@ -268,23 +314,23 @@ class Reshape(Layer):
         target = tuple(size // known if d == -1 else d for d in self.target_shape)
         return inputs.reshape((inputs.shape[0],) + target)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "target_shape": self.target_shape}
 
 
 class RepeatVector(Layer):
     """(B, F) -> (B, n, F): the same vector at n timesteps."""
 
-    def __init__(self, n, **kwargs):
+    def __init__(self, n: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.n = positive_int(n, _arg(self, "n"))
         self.input_spec = InputSpec(ndim=2, description="(batch, features)")
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         # broadcasting makes the copies; its VJP sums their gradients back
         return ops.expand_dims(inputs, 1) + np.zeros((1, self.n, 1), dtype=inputs.dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n": self.n}
 
 
@@ -293,17 +339,17 @@ class Masking(Layer):
     with masked steps set to 0, and the mask (B, T) = any(x != mask_value, axis=-1)."""
     supports_masking = True
 
-    def __init__(self, mask_value=0.0, **kwargs):
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mask_value = check_float(mask_value, _arg(self, "mask_value"))
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Tensor, mask: ArrayLike | None = None) -> np.ndarray:
         return np.any(inputs.data != self.mask_value, axis=-1)
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         return ops.where(self.compute_mask(inputs)[..., None], inputs, 0.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mask_value": self.mask_value}
 
 
@@ -328,7 +374,10 @@ class Lambda(Layer):
     config resolves such a name only as minirnn.saving's safe_mode allows (see load_model).
     """
 
-    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+    def __init__(self, function: Callable[..., Any] | str,
+                 output_shape: Shape | Callable[..., Any] | str | None = None,
+                 mask: Callable[..., Any] | str | None = None,
+                 arguments: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.function = _resolve_function(self, "function", function)
         if isinstance(output_shape, list):
@@ -342,14 +391,14 @@ class Lambda(Layer):
         except (TypeError, ValueError):  # some builtins have no signature: pass them nothing extra
             self._fn_takes = set()
 
-    def call(self, inputs, mask=None, training=None):
+    def call(self, inputs: Any, mask: Any = None, training: bool | None = None) -> Any:
         extra = {k: v for k, v in (("mask", mask), ("training", training)) if k in self._fn_takes}
         return self.function(inputs, **self.arguments, **extra)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {**super().get_config(),
                   "function": _function_reference(self, "function", self.function),
                   "arguments": self.arguments}
@@ -375,7 +424,8 @@ class _Merge(Layer):
                              f"tensors; got {type(inputs).__name__}")
         return list(inputs)
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs: Sequence[Tensor], mask: Sequence[ArrayLike | None] | None = None
+             ) -> Tensor:
         inputs = self._inputs(inputs)
         shapes = [tuple(x.shape) for x in inputs]
         rank = max(len(s) for s in shapes)
@@ -387,7 +437,8 @@ class _Merge(Layer):
         xs = [x.reshape(a) if a != s else x for x, s, a in zip(inputs, shapes, aligned)]
         return self._merge(xs, mask if isinstance(mask, (list, tuple)) else [None] * len(xs))
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Sequence[Tensor],
+                     mask: Sequence[ArrayLike | None] | None = None) -> np.ndarray | None:
         masks = mask if isinstance(mask, (list, tuple)) else [None] * len(inputs)
         if any(m is None for m in masks):
             return None
@@ -434,11 +485,11 @@ class Concatenate(_Merge):
     the inputs and reduced with `any` over the last axis.
     """
 
-    def __init__(self, axis=-1, **kwargs):
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = check_int(axis, _arg(self, "axis"))
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
         inputs = self._inputs(inputs)
         shapes = [tuple(x.shape) for x in inputs]
         rank = len(shapes[0])
@@ -452,7 +503,8 @@ class Concatenate(_Merge):
                              f"on axis {self.axis}; got shapes {shapes}")
         return ops.concat(inputs, axis=self.axis)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Sequence[Tensor],
+                     mask: Sequence[ArrayLike | None] | None = None) -> np.ndarray | None:
         masks = mask if isinstance(mask, (list, tuple)) else [None] * len(inputs)
         if all(m is None for m in masks):
             return None
@@ -465,5 +517,5 @@ class Concatenate(_Merge):
             full.append(m)
         return np.any(np.concatenate(full, axis=self.axis), axis=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}

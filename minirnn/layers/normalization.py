@@ -3,14 +3,26 @@
 Both are built from the existing primitives (mean, square, where, sqrt, ...), so their gradients
 are derived by the engine; the output is formed as TensorFlow's batch_normalization forms it,
 x * inv + (beta - mean * inv) with inv = gamma / sqrt(variance + epsilon).
+
+Both also take the Layer keywords (name, dtype, trainable, input_shape, ...) through **kwargs.
+Keras's regularizers and constraints, and BatchNormalization's batch renormalization, are not
+implemented: only their defaults are accepted, anything else raises UnsupportedArgumentError.
 """
+from __future__ import annotations
+
 import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import initializers, ops
-from ..checks import check_bool, check_float, check_int
+from ..checks import check_bool, check_float, check_int, check_unimplemented
+from ..hints import InitializerLike, Shape
+from ..tensor import Tensor
 from .base import InputSpec, Layer, is_tracing
+from .core import refuse_unimplemented
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -41,12 +53,32 @@ class BatchNormalization(Layer):
     count + 1e-7), and moving_mean/moving_variance become moving * momentum + batch *
     (1 - momentum). Inference: moving_mean and moving_variance, nothing updated.
     Weights: [gamma, beta, moving_mean, moving_variance] (the last two non-trainable).
+    synchronized: accepted either way; minirnn runs on one device, where synchronized batch
+    statistics are the batch statistics.
     """
     supports_masking = True
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones",
-                 moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs):
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True,
+                 beta_initializer: InitializerLike = "zeros",
+                 gamma_initializer: InitializerLike = "ones",
+                 moving_mean_initializer: InitializerLike = "zeros",
+                 moving_variance_initializer: InitializerLike = "ones",
+                 beta_regularizer: None = None, gamma_regularizer: None = None,
+                 beta_constraint: None = None, gamma_constraint: None = None,
+                 renorm: Literal[False] = False, renorm_clipping: None = None,
+                 renorm_momentum: float = 0.99, synchronized: bool = False,
+                 **kwargs: Any) -> None:
+        refuse_unimplemented(self, "regularizers", beta_regularizer=beta_regularizer,
+                             gamma_regularizer=gamma_regularizer)
+        refuse_unimplemented(self, "constraints", beta_constraint=beta_constraint,
+                             gamma_constraint=gamma_constraint)
+        check_unimplemented(renorm, "BatchNormalization argument `renorm`", False,
+                            "batch renormalization")
+        refuse_unimplemented(self, "batch renormalization", renorm_clipping=renorm_clipping)
+        check_unimplemented(renorm_momentum, "BatchNormalization argument `renorm_momentum`",
+                            0.99, "batch renormalization")
+        check_bool(synchronized, "BatchNormalization argument `synchronized`")
         self.axis = check_int(axis, "BatchNormalization argument `axis`")
         self.momentum = check_float(momentum, "BatchNormalization argument `momentum`")
         self.epsilon = check_float(epsilon, "BatchNormalization argument `epsilon`", minimum=0.0,
@@ -60,7 +92,7 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         axis = _axis_in_range(self, self.axis, len(input_shape))
         size = input_shape[axis]
         if size is None:
@@ -79,7 +111,8 @@ class BatchNormalization(Layer):
         self._reduction_axes = tuple(a for a in range(len(input_shape)) if a != axis)
         self._stat_shape = tuple(size if a == axis else 1 for a in range(len(input_shape)))
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs: Tensor, training: bool | None = None,
+             mask: ArrayLike | None = None) -> Tensor:
         if mask is not None:
             mask = np.asarray(mask, dtype=bool)
             if mask.ndim != inputs.ndim - 1:
@@ -116,7 +149,7 @@ class BatchNormalization(Layer):
         self.moving_variance.data[...] = (self.moving_variance.data * momentum
                                           + variance.astype(dtype) * rest)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
@@ -135,8 +168,16 @@ class LayerNormalization(Layer):
     """
     supports_masking = True
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
-                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+    def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, rms_scaling: bool = False,
+                 beta_initializer: InitializerLike = "zeros",
+                 gamma_initializer: InitializerLike = "ones", beta_regularizer: None = None,
+                 gamma_regularizer: None = None, beta_constraint: None = None,
+                 gamma_constraint: None = None, **kwargs: Any) -> None:
+        refuse_unimplemented(self, "regularizers", beta_regularizer=beta_regularizer,
+                             gamma_regularizer=gamma_regularizer)
+        refuse_unimplemented(self, "constraints", beta_constraint=beta_constraint,
+                             gamma_constraint=gamma_constraint)
         if isinstance(axis, (list, tuple)):
             axis = [check_int(a, "LayerNormalization argument `axis`") for a in axis]
             if not axis:
@@ -162,7 +203,7 @@ class LayerNormalization(Layer):
         super().__init__(**kwargs)
         self.gamma = self.beta = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         rank = len(input_shape)
         # Keras sorts the axes as given (negative before positive) and shapes gamma/beta that way
         given = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
@@ -187,7 +228,7 @@ class LayerNormalization(Layer):
             return None
         return ops.reshape(weight, self._broadcast_shape)
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         mean = ops.mean(inputs, axis=self._axes, keepdims=True)
         variance = ops.mean(ops.square(inputs - mean), axis=self._axes, keepdims=True)
         gamma = self._broadcast(self.gamma)
@@ -196,7 +237,7 @@ class LayerNormalization(Layer):
             return y if gamma is None else y * gamma
         return _normalize(inputs, mean, variance, self.epsilon, gamma, self._broadcast(self.beta))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
                 "beta_initializer": initializers.serialize(self.beta_initializer),

@@ -4,12 +4,20 @@ MaxPooling1D and AveragePooling1D slide a window of `pool_size` steps every `str
 (default: pool_size) and drop any incoming mask, as Keras's pooling layers do. The global layers
 reduce over all steps: GlobalAveragePooling1D averages over the unmasked steps only;
 GlobalMaxPooling1D takes no mask (as in Keras, padded steps enter the max).
+Each also takes the Layer keywords (name, dtype, trainable, input_shape, ...) through **kwargs.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import ops
 from ..checks import check_bool
 from ..conv_ops import avg_pool1d, conv_output_length, max_pool1d
+from ..hints import Shape
+from ..tensor import Tensor
 from .base import InputSpec, Layer
 from .conv import data_format_of, one_int, padding_of, stretch_traced_steps
 
@@ -20,13 +28,15 @@ __all__ = ["MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "Global
 class _Pooling1D(Layer):
     pool = None  # the primitive, set by each subclass
 
-    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+    def __init__(self, pool_size: int | tuple[int], strides: int | tuple[int] | None = None,
+                 padding: str = "valid", data_format: str | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
         layer = type(self).__name__
         self.pool_size = (one_int(layer, "pool_size", pool_size),)
         self.strides = self.pool_size if strides is None else (one_int(layer, "strides", strides),)
         self.padding = padding_of(layer, padding, ("valid", "same"))
         self.data_format = data_format_of(layer, data_format)
-        super().__init__(**kwargs)
+        super().__init__(name=name, **kwargs)
         self.input_spec = InputSpec(ndim=3, description=(
             "(batch, steps, channels)" if self.data_format == "channels_last"
             else "(batch, channels, steps)"))
@@ -39,10 +49,10 @@ class _Pooling1D(Layer):
                              f"inputs of at least pool_size={self.pool_size[0]} steps; got input "
                              f"shape {tuple(shape)} with {steps} steps")
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self._check_fits(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         if self.padding == "valid":
             inputs = stretch_traced_steps(inputs, 1 if self.data_format == "channels_last" else 2,
                                           self.pool_size[0], self.strides[0])
@@ -52,7 +62,7 @@ class _Pooling1D(Layer):
         y = type(self).pool(x, self.pool_size[0], self.strides[0], self.padding)
         return y.transpose((0, 2, 1)) if channels_first else y
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
                 "strides": self.strides, "data_format": self.data_format}
 
@@ -62,8 +72,10 @@ class MaxPooling1D(_Pooling1D):
     largest step, as TensorFlow's MaxPool does."""
     pool = staticmethod(max_pool1d)
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size: int | tuple[int] = 2, strides: int | tuple[int] | None = None,
+                 padding: str = "valid", data_format: str | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
 
 
 class AveragePooling1D(_Pooling1D):
@@ -71,12 +83,15 @@ class AveragePooling1D(_Pooling1D):
     the count, as in Keras (TensorFlow's AvgPool). pool_size is required, as in Keras."""
     pool = staticmethod(avg_pool1d)
 
-    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size: int | tuple[int], strides: int | tuple[int] | None = None,
+                 padding: str = "valid", data_format: str | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
 
 
 class _GlobalPooling1D(Layer):
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
+    def __init__(self, data_format: str | None = None, keepdims: bool = False,
+                 **kwargs: Any) -> None:
         layer = type(self).__name__
         self.data_format = data_format_of(layer, data_format)
         self.keepdims = check_bool(keepdims, f"{layer} argument `keepdims`")
@@ -89,7 +104,7 @@ class _GlobalPooling1D(Layer):
     def _steps_axis(self):
         return 1 if self.data_format == "channels_last" else 2
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
@@ -101,7 +116,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     """
     supports_masking = True
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs: Tensor, mask: ArrayLike | None = None) -> Tensor:
         axis = self._steps_axis
         if mask is None:
             return ops.mean(inputs, axis=axis, keepdims=self.keepdims)
@@ -116,7 +131,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
             count = keep.astype(inputs.dtype).sum(axis=axis, keepdims=self.keepdims)
             return total / count
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Tensor, mask: ArrayLike | None = None) -> None:
         return None
 
 
@@ -125,7 +140,7 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     taken: as in Keras, steps padded after Embedding(mask_zero=True) enter the max. Ties share
     the gradient equally, as TensorFlow's reduce_max does."""
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         return ops.max(inputs, axis=self._steps_axis, keepdims=self.keepdims)
 
 

@@ -5,6 +5,10 @@ NumPy arrays (see ``base`` for the update loop every optimizer shares), and the 
 Learning-rate schedules live in ``minirnn.optimizers.schedules`` and are also exported here, as
 ``keras.optimizers`` exports them.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam, Adamax, AdamW, Nadam
@@ -33,12 +37,12 @@ def _optimizer_class(name):
     return cls
 
 
-def serialize(optimizer):
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` for ``get`` / ``deserialize``."""
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> Optimizer:
     """An optimizer from ``serialize()``'s dict, or Keras's ``keras.optimizers.serialize()``."""
     if "class_name" not in config:
         raise ValueError(f"An optimizer config needs a 'class_name' key; got keys "
@@ -46,7 +50,7 @@ def deserialize(config):
     return _optimizer_class(config["class_name"]).from_config(config.get("config", {}))
 
 
-def get(identifier):
+def get(identifier: Optimizer | str | dict[str, Any] | None) -> Optimizer | None:
     """An optimizer from an instance (returned as is), a name such as ``"adam"`` (any case,
     Keras's defaults), or a config dict ``{"class_name": ..., "config": {...}}``. ``None``
     gives ``None``, as in Keras."""

@@ -1,8 +1,12 @@
 """Adagrad with Keras 3's update and initial accumulator."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
 import numpy as np
 
 from .arguments import checked_number
-from .base import Optimizer
+from .base import LearningRate, Optimizer
 
 __all__ = ["Adagrad"]
 
@@ -12,10 +16,21 @@ class Adagrad(Optimizer):
     ``acc += g**2``; ``var -= lr * g / sqrt(acc + eps)``, ``acc`` starting at
     ``initial_accumulator_value``."""
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+    def __init__(self, learning_rate: LearningRate = 0.001,
+                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
         self.initial_accumulator_value = checked_number("initial_accumulator_value",
                                                  initial_accumulator_value, ">= 0")
         self.epsilon = checked_number("epsilon", epsilon, "> 0")
@@ -24,12 +39,12 @@ class Adagrad(Optimizer):
     def _slot_groups(self):
         return (("accumulator",),)
 
-    def update_step(self, grad, var, lr):
+    def update_step(self, grad: np.ndarray, var: Any, lr: np.floating) -> None:
         x, accumulator = var.data, self._slot(var, "accumulator")
         accumulator += np.square(grad)
         x -= lr * grad / np.sqrt(accumulator + self.epsilon)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(),
                 "initial_accumulator_value": self.initial_accumulator_value,
                 "epsilon": self.epsilon}

@@ -1,9 +1,13 @@
 """The Adam family with Keras 3's update rules: Adam (and AMSGrad), AdamW, Nadam, Adamax."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
 import numpy as np
 
 from ..checks import check_bool
 from .arguments import checked_number
-from .base import Optimizer
+from .base import LearningRate, Optimizer
 
 __all__ = ["Adam", "AdamW", "Nadam", "Adamax"]
 
@@ -13,10 +17,21 @@ class Adam(Optimizer):
     ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, ``var -= alpha * m / (sqrt(v) + eps)``.
     ``amsgrad=True`` divides by the running maximum of ``v`` instead."""
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
+                 weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
         self.beta_1 = checked_number("beta_1", beta_1, "in [0, 1)")
         self.beta_2 = checked_number("beta_2", beta_2, "in [0, 1)")
         self.epsilon = checked_number("epsilon", epsilon, "> 0")
@@ -26,7 +41,7 @@ class Adam(Optimizer):
         # Keras creates the AMSGrad maxima after all the moments, so they come last.
         return (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
 
-    def update_step(self, grad, var, lr):
+    def update_step(self, grad: np.ndarray, var: Any, lr: np.floating) -> None:
         x, m, v = var.data, self._slot(var, "momentum"), self._slot(var, "velocity")
         dtype = x.dtype.type
         t = dtype(self._iterations + 1)
@@ -40,7 +55,7 @@ class Adam(Optimizer):
             v = v_hat
         x -= (m * alpha) / (np.sqrt(v) + self.epsilon)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
 
@@ -49,13 +64,24 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (``var -= var * weight_decay * lr`` before each step),
     on by default."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
+    def __init__(self, learning_rate: LearningRate = 0.001, weight_decay: float = 0.004,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 amsgrad: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
         if weight_decay is None:
             raise ValueError("AdamW needs `weight_decay` to be a number; got None")
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm,
-                         clipvalue, global_clipnorm, name)
+        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         amsgrad=amsgrad, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
 
 
 class Nadam(Optimizer):
@@ -67,10 +93,20 @@ class Nadam(Optimizer):
 
     _shared_slot_initial_values = {"u_product": 1.0}
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
         self.beta_1 = checked_number("beta_1", beta_1, "in [0, 1)")
         self.beta_2 = checked_number("beta_2", beta_2, "in [0, 1)")
         self.epsilon = checked_number("epsilon", epsilon, "> 0")
@@ -88,7 +124,7 @@ class Nadam(Optimizer):
         decay = dtype(0.96) ** dtype(self._iterations + 1)
         u_product[...] = u_product * dtype(self.beta_1) * (1 - dtype(0.5) * decay)
 
-    def update_step(self, grad, var, lr):
+    def update_step(self, grad: np.ndarray, var: Any, lr: np.floating) -> None:
         x, m, v = var.data, self._slot(var, "momentum"), self._slot(var, "velocity")
         dtype = x.dtype.type
         step = self._iterations + 1
@@ -104,7 +140,7 @@ class Nadam(Optimizer):
         v_hat = v / (1 - beta_2_power)
         x -= (m_hat * lr) / (np.sqrt(v_hat) + dtype(self.epsilon))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
 
@@ -114,10 +150,20 @@ class Adamax(Optimizer):
     section 7.1): ``u = max(beta_2 * u, |g|)``,
     ``var -= lr * m / ((1 - beta_1**t) * (u + eps))``."""
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
         self.beta_1 = checked_number("beta_1", beta_1, "in [0, 1)")
         self.beta_2 = checked_number("beta_2", beta_2, "in [0, 1)")
         self.epsilon = checked_number("epsilon", epsilon, "> 0")
@@ -125,7 +171,7 @@ class Adamax(Optimizer):
     def _slot_groups(self):
         return (("momentum", "norm"),)
 
-    def update_step(self, grad, var, lr):
+    def update_step(self, grad: np.ndarray, var: Any, lr: np.floating) -> None:
         x, m, u = var.data, self._slot(var, "momentum"), self._slot(var, "norm")
         dtype = x.dtype.type
         beta_1_power = dtype(self.beta_1) ** dtype(self._iterations + 1)
@@ -133,6 +179,6 @@ class Adamax(Optimizer):
         np.maximum(u * self.beta_2, np.abs(grad), out=u)
         x -= (lr * m) / ((1 - beta_1_power) * (u + self.epsilon))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}

@@ -24,14 +24,23 @@ by stays unique. Unlike Keras, a variable first seen in a later call simply gets
 Shared slots (one scalar for the whole optimizer, such as Nadam's ``u_product``) are created
 with the first variables, in the first variable's dtype, as Keras creates them in ``build``.
 """
+from __future__ import annotations
+
 import re
 import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..checks import check_unimplemented
 from ..naming import to_snake_case
 from . import schedules
 from .arguments import checked_number
+
+# A number, a schedule evaluated at ``iterations``, or a callable of no argument.
+LearningRate = float | schedules.LearningRateSchedule | Callable[[], float]
 
 __all__ = ["Optimizer"]
 
@@ -62,10 +71,14 @@ def _clip_by_global_norm(grads, clipnorm):
 # The optimizer loop
 # --------------------------------------------------------------------------------------------
 
-# Keras arguments minirnn has no counterpart for; a Keras config is accepted when they hold
-# these defaults.
+# Keras arguments minirnn has no counterpart for: accepted (from a constructor or a Keras config)
+# only at these defaults.
 _KERAS_ONLY_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
                         "loss_scale_factor": None, "gradient_accumulation_steps": None}
+_KERAS_ONLY_FEATURES = {"use_ema": "weight averaging", "ema_momentum": "weight averaging",
+                        "ema_overwrite_frequency": "weight averaging",
+                        "loss_scale_factor": "loss scaling",
+                        "gradient_accumulation_steps": "gradient accumulation"}
 
 
 class Optimizer:
@@ -78,6 +91,9 @@ class Optimizer:
         clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
         global_clipnorm: clip all gradients together to this joint L2 norm.
             At most one of the three clipping options may be set.
+        use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
+        gradient_accumulation_steps: Keras's arguments for features minirnn does not implement;
+            only their defaults are accepted (another value raises UnsupportedArgumentError).
         name: a name; defaults to the class name in snake case, as in Keras.
 
     A subclass defines ``update_step(grad, var, lr)``, ``_slot_groups()`` when it keeps slots
@@ -91,8 +107,19 @@ class Optimizer:
     # lists them after all the per-variable slots.
     _shared_slot_initial_values = {}
 
-    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None):
+    def __init__(self, learning_rate: LearningRate, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
+        keras_only = {"use_ema": use_ema, "ema_momentum": ema_momentum,
+                      "ema_overwrite_frequency": ema_overwrite_frequency,
+                      "loss_scale_factor": loss_scale_factor,
+                      "gradient_accumulation_steps": gradient_accumulation_steps}
+        for key, value in keras_only.items():
+            check_unimplemented(value, f"{type(self).__name__} argument `{key}`",
+                                _KERAS_ONLY_DEFAULTS[key], _KERAS_ONLY_FEATURES[key])
         clip = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
         if sum(v is not None for v in clip.values()) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
@@ -124,7 +151,7 @@ class Optimizer:
         return checked_number("learning_rate", value, ">= 0")
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The learning rate of the next update, as a float (schedules read ``iterations``)."""
         lr = self._learning_rate
         if isinstance(lr, schedules.LearningRateSchedule):
@@ -136,11 +163,11 @@ class Optimizer:
         return checked_number(f"learning_rate (from {source})", value, ">= 0")
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: LearningRate) -> None:
         self._learning_rate = self._check_learning_rate(value)
 
     @property
-    def iterations(self):
+    def iterations(self) -> int:
         """Number of updates applied so far."""
         return self._iterations
 
@@ -171,7 +198,7 @@ class Optimizer:
             raise ValueError(f"Variable {i} changed shape since the optimizer first saw it: "
                              f"expected {self._shapes[position]}, got {data.shape}")
 
-    def build(self, variables):
+    def build(self, variables: Iterable[Any]) -> None:
         """Create the slots of ``variables`` not seen before (as ``apply`` does on first sight);
         call it before ``set_state`` when restoring a saved optimizer."""
         variables = list(variables)
@@ -197,7 +224,7 @@ class Optimizer:
                 for slots in self._slots for name in group] + list(self._shared_slots.values())
 
     @property
-    def variables(self):
+    def variables(self) -> list[np.ndarray]:
         """The optimizer's state in Keras's order: iterations, the learning rate (absent when it
         is a schedule or callable), then the slots of each variable, then the shared slots.
         Slot arrays are the live ones; the first entries are snapshots."""
@@ -206,11 +233,11 @@ class Optimizer:
             head.append(np.array(self._learning_rate, dtype=np.float64))
         return head + self._slot_arrays()
 
-    def get_state(self):
+    def get_state(self) -> list[np.ndarray]:
         """Copies of ``variables``: a list of arrays to save."""
         return [np.array(a, copy=True) for a in self.variables]
 
-    def set_state(self, state):
+    def set_state(self, state: Sequence[ArrayLike]) -> None:
         """Load arrays from ``get_state()`` (or Keras's ``[v.numpy() for v in
         optimizer.variables]``). The variables must be known first: see ``build``."""
         state = [np.asarray(a) for a in state]
@@ -286,7 +313,8 @@ class Optimizer:
 
     # -- weight decay ----------------------------------------------------------------------
 
-    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+    def exclude_from_weight_decay(self, var_list: Iterable[Any] | None = None,
+                                  var_names: Sequence[str] | None = None) -> None:
         """Exempt variables from weight decay: those in ``var_list``, and those whose ``.name``
         contains any string of ``var_names`` (e.g. ``["bias"]``)."""
         self._exclude_ids = {id(v) for v in var_list or ()}
@@ -301,7 +329,7 @@ class Optimizer:
 
     # -- the update ------------------------------------------------------------------------
 
-    def apply_gradients(self, grads_and_vars):
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[ArrayLike | None, Any]]) -> int:
         """Apply ``(gradient, variable)`` pairs; a ``None`` gradient skips its variable.
         Returns ``iterations``."""
         pairs = list(grads_and_vars)
@@ -310,7 +338,8 @@ class Optimizer:
             self.apply(grads, variables)
         return self._iterations
 
-    def apply(self, grads, variables=None):
+    def apply(self, grads: Sequence[ArrayLike | None],
+              variables: Sequence[Any] | None = None) -> None:
         """One update. ``grads[i]`` (array of ``variables[i].data``'s shape, or None) updates
         ``variables[i]``; without ``variables``, the variables in the order first seen."""
         grads = list(grads)
@@ -379,14 +408,14 @@ class Optimizer:
         """Update the shared slots once per step, before the variables (``iterations`` is
         still the count before this step)."""
 
-    def update_step(self, grad, var, lr):
+    def update_step(self, grad: np.ndarray, var: Any, lr: np.floating) -> None:
         """Update ``var.data`` in place. ``grad`` has ``var.data``'s shape and dtype; ``lr`` is
         a scalar of that dtype."""
         raise NotImplementedError(f"{type(self).__name__} must define update_step")
 
     # -- configuration ---------------------------------------------------------------------
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments, as a dict ``from_config`` accepts."""
         lr = self._learning_rate
         if isinstance(lr, schedules.LearningRateSchedule):
@@ -396,13 +425,10 @@ class Optimizer:
                 "clipvalue": self.clipvalue}
 
     @classmethod
-    def from_config(cls, config):
-        """An optimizer (without state) from ``get_config()``; Keras's configs are accepted."""
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        """An optimizer (without state) from ``get_config()``; Keras's configs are accepted (the
+        constructor refuses Keras-only settings other than their defaults)."""
         config = dict(config)
-        for key, default in _KERAS_ONLY_DEFAULTS.items():
-            if key in config and config.pop(key) != default:
-                raise ValueError(f"minirnn optimizers do not support `{key}`; the config sets "
-                                 f"it to a value other than Keras's default {default!r}")
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)

@@ -1,10 +1,14 @@
 """RMSprop with Keras 3's update: epsilon inside the square root, optional centering
 and momentum."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
 import numpy as np
 
 from ..checks import check_bool
 from .arguments import checked_number
-from .base import Optimizer
+from .base import LearningRate, Optimizer
 
 __all__ = ["RMSprop"]
 
@@ -14,10 +18,21 @@ class RMSprop(Optimizer):
     inside the square root as in Keras 3: ``var -= lr * g / sqrt(v + eps)``. ``centered=True``
     subtracts the squared running mean gradient from ``v``; ``momentum`` accumulates steps."""
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+    def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9,
+                 momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
+                 weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
         self.rho = checked_number("rho", rho, "in [0, 1]")
         self.momentum = checked_number("momentum", momentum, "in [0, 1]")
         self.epsilon = checked_number("epsilon", epsilon, "> 0")
@@ -27,7 +42,7 @@ class RMSprop(Optimizer):
         return ((("velocity",),) + ((("momentum",),) if self.momentum > 0 else ())
                 + ((("average_gradient",),) if self.centered else ()))
 
-    def update_step(self, grad, var, lr):
+    def update_step(self, grad: np.ndarray, var: Any, lr: np.floating) -> None:
         x, v, rho = var.data, self._slot(var, "velocity"), self.rho
         v[...] = rho * v + (1 - rho) * np.square(grad)
         if self.centered:
@@ -44,6 +59,6 @@ class RMSprop(Optimizer):
         else:
             x -= increment
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
                 "epsilon": self.epsilon, "centered": self.centered}

@@ -1,7 +1,11 @@
 """Learning-rate schedules with Keras 3's formulas, configs and class names, as in
 ``keras.optimizers.schedules``: ``from minirnn.optimizers.schedules import ExponentialDecay``."""
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any, Self
 
 from ..checks import check_bool
 from .arguments import checked_number
@@ -17,15 +21,15 @@ class LearningRateSchedule:
     uses ``schedule(0)``. Subclasses define ``__call__`` and ``get_config``.
     """
 
-    def __call__(self, step):
+    def __call__(self, step: int | float) -> float:
         raise NotImplementedError(f"{type(self).__name__} must define __call__(self, step)")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__} must define get_config() "
                                   "to be serializable")
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
     def __repr__(self):
@@ -57,7 +61,7 @@ class _RateDecay(LearningRateSchedule):
         p = float(step) / self.decay_steps
         return math.floor(p) if self.staircase else p
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
@@ -67,7 +71,11 @@ class ExponentialDecay(_RateDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase=True``
     the exponent is floored, so the rate drops in steps every ``decay_steps``."""
 
-    def __call__(self, step):
+    def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
+                 staircase: bool = False, name: str = "ExponentialDecay") -> None:
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step: int | float) -> float:
         return self.initial_learning_rate * self.decay_rate ** self._progress(step)
 
 
@@ -75,7 +83,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while
     ``boundaries[i-1] < step <= boundaries[i]``, and ``values[-1]`` after the last boundary."""
 
-    def __init__(self, boundaries, values, name="PiecewiseConstant"):
+    def __init__(self, boundaries: Sequence[float], values: Sequence[float],
+                 name: str = "PiecewiseConstant") -> None:
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1:
             raise ValueError(f"PiecewiseConstantDecay expects one boundary fewer than values; got "
@@ -89,13 +98,13 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.values = values
         self.name = name
 
-    def __call__(self, step):
+    def __call__(self, step: int | float) -> float:
         for boundary, value in zip(self.boundaries, self.values):
             if step <= boundary:
                 return float(value)
         return float(self.values[-1])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
@@ -103,7 +112,11 @@ class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; ``staircase=True``
     floors ``step / decay_steps``."""
 
-    def __call__(self, step):
+    def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
+                 staircase: bool = False, name: str = "InverseTimeDecay") -> None:
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step: int | float) -> float:
         return self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step))
 
 
@@ -111,8 +124,9 @@ class PolynomialDecay(LearningRateSchedule):
     """From ``initial_learning_rate`` to ``end_learning_rate`` over ``decay_steps`` along
     ``(1 - step / decay_steps) ** power``; ``cycle=True`` restarts with a longer period."""
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
-                 cycle=False, name="PolynomialDecay"):
+    def __init__(self, initial_learning_rate: float, decay_steps: float,
+                 end_learning_rate: float = 0.0001, power: float = 1.0, cycle: bool = False,
+                 name: str = "PolynomialDecay") -> None:
         self.initial_learning_rate = checked_number("initial_learning_rate",
                                                     initial_learning_rate, ">= 0")
         self.decay_steps = _decay_steps(decay_steps)
@@ -121,7 +135,7 @@ class PolynomialDecay(LearningRateSchedule):
         self.cycle = check_bool(cycle, "`cycle`")
         self.name = name
 
-    def __call__(self, step):
+    def __call__(self, step: int | float) -> float:
         step, decay_steps = float(step), float(self.decay_steps)
         if self.cycle:
             decay_steps *= 1.0 if step == 0 else math.ceil(step / decay_steps)
@@ -131,7 +145,7 @@ class PolynomialDecay(LearningRateSchedule):
         return ((self.initial_learning_rate - self.end_learning_rate) * (1 - p) ** self.power
                 + self.end_learning_rate)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
                 "power": self.power, "cycle": self.cycle, "name": self.name}
@@ -143,8 +157,9 @@ class CosineDecay(LearningRateSchedule):
     ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps``, then the cosine
     from ``warmup_target``."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
-                 warmup_target=None, warmup_steps=0):
+    def __init__(self, initial_learning_rate: float, decay_steps: float, alpha: float = 0.0,
+                 name: str = "CosineDecay", warmup_target: float | None = None,
+                 warmup_steps: float = 0) -> None:
         self.initial_learning_rate = checked_number("initial_learning_rate",
                                                     initial_learning_rate, ">= 0")
         self.decay_steps = _decay_steps(decay_steps)
@@ -158,7 +173,7 @@ class CosineDecay(LearningRateSchedule):
         cosine_decayed = 0.5 * (1.0 + math.cos(math.pi * (step / self.decay_steps)))
         return from_lr * ((1 - self.alpha) * cosine_decayed + self.alpha)
 
-    def __call__(self, step):
+    def __call__(self, step: int | float) -> float:
         step = float(step)
         if self.warmup_target is None:
             return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
@@ -168,7 +183,7 @@ class CosineDecay(LearningRateSchedule):
             return delta * (step / self.warmup_steps) + self.initial_learning_rate
         return self._decay(step - self.warmup_steps, self.warmup_target)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
@@ -178,12 +193,12 @@ _SCHEDULES = {cls.__name__: cls for cls in (
     ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay, PolynomialDecay, CosineDecay)}
 
 
-def serialize(schedule):
+def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}``, the form ``deserialize`` and Keras read."""
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
     """A schedule from ``{"class_name": ..., "config": {...}}`` (Keras's extra keys ignored)."""
     name = config.get("class_name")
     if name not in _SCHEDULES:

@@ -1,7 +1,13 @@
 """Stochastic gradient descent, with Keras 3's momentum and Nesterov update."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
 from ..checks import check_bool
 from .arguments import checked_number
-from .base import Optimizer
+from .base import LearningRate, Optimizer
 
 __all__ = ["SGD"]
 
@@ -11,16 +17,27 @@ class SGD(Optimizer):
     ``m = momentum * m - lr * g``; ``var += m``, or with Nesterov ``var += momentum * m - lr * g``.
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+    def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, use_ema: Literal[False] = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
+                 loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
+                 name: str | None = None) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay,
+                         clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum,
+                         ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
         self.momentum = checked_number("momentum", momentum, "in [0, 1]")
         self.nesterov = check_bool(nesterov, "`nesterov`")
 
     def _slot_groups(self):
         return (("momentum",),) if self.momentum != 0 else ()
 
-    def update_step(self, grad, var, lr):
+    def update_step(self, grad: np.ndarray, var: Any, lr: np.floating) -> None:
         x = var.data
         if self.momentum == 0:
             x -= grad * lr
@@ -32,5 +49,5 @@ class SGD(Optimizer):
         else:
             x += m
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
