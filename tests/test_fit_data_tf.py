@@ -590,3 +590,15 @@ def test_weighted_evaluate_is_the_sample_mean_of_weighted_losses(n, batch_size, 
     assert_rel(model.evaluate(x, y, sample_weight=w, batch_size=batch_size, verbose=0),
                expected, "arrays")
     assert_rel(model.evaluate(batches(x, y, w, size=batch_size), verbose=0), expected, "generator")
+
+
+def test_weighted_metrics_come_back_with_a_loaded_model(tmp_path):
+    model = minirnn.Sequential([minirnn.Input((3,)), minirnn.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"], weighted_metrics=["mae"])
+    model.save(tmp_path / "m.npz")
+    loaded = minirnn.load_model(tmp_path / "m.npz")
+    assert [m.name for m in loaded.compiled_weighted_metrics] == ["mae"]
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 1), np.float32)
+    w = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
+    assert loaded.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True).keys() == \
+        model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True).keys()

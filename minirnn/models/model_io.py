@@ -63,7 +63,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     spec = payload.get("compile")
     if compile and spec and spec.get("optimizer") and spec.get("loss"):
         try:
-            model.compile(optimizer=spec["optimizer"], loss=spec["loss"], metrics=spec.get("metrics"))
+            model.compile(optimizer=spec["optimizer"], loss=spec["loss"], metrics=spec.get("metrics"),
+                          weighted_metrics=spec.get("weighted_metrics"))
         except (TypeError, ValueError) as error:
             raise file.error(f"holds compile settings that cannot be used "
                              f"({type(error).__name__}: {error}); load it with compile=False") from error
