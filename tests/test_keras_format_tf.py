@@ -187,7 +187,8 @@ def keras_dense_step(kmodel, x, y):
         loss = kmodel.compute_loss(x=x, y=y, y_pred=kmodel(x, training=True), training=True)
     variables = kmodel.trainable_variables
     grads = tape.gradient(loss, variables)
-    kmodel.optimizer.apply_gradients([(tf.convert_to_tensor(g), v) for g, v in zip(grads, variables)])
+    dense = [tf.convert_to_tensor(g) for g in grads]
+    kmodel.optimizer.apply_gradients(zip(dense, variables))
 
 
 def step_both(kmodel, mmodel, x, y):

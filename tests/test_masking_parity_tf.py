@@ -128,7 +128,8 @@ def masked_sequence_output(lib):
     """An output that carries the Embedding's mask: the loss weighs its steps by it."""
     L = lib.layers
     x = lib.Input((T,), dtype="int32", name="x")
-    h = L.GRU(U, return_sequences=True, name="gru")(L.Embedding(V, E, mask_zero=True, name="emb")(x))
+    embedded = L.Embedding(V, E, mask_zero=True, name="emb")(x)
+    h = L.GRU(U, return_sequences=True, name="gru")(embedded)
     return lib.Model(x, L.TimeDistributed(L.Dense(2), name="proj")(h))
 
 
@@ -173,8 +174,10 @@ def test_bidirectional_given_initial_state_runs_unmasked_as_keras(dtype):
 def test_rnn_called_eagerly_with_initial_state_runs_unmasked_as_keras(dtype):
     x = tokens(5)
     keras.utils.set_random_seed(0)
-    kemb, klstm = keras.layers.Embedding(V, E, mask_zero=True), keras.layers.LSTM(U, return_sequences=True)
-    memb, mlstm = minirnn.layers.Embedding(V, E, mask_zero=True), minirnn.layers.LSTM(U, return_sequences=True)
+    kemb, klstm = (keras.layers.Embedding(V, E, mask_zero=True),
+                   keras.layers.LSTM(U, return_sequences=True))
+    memb, mlstm = (minirnn.layers.Embedding(V, E, mask_zero=True),
+                   minirnn.layers.LSTM(U, return_sequences=True))
     state = [np.random.default_rng(6).normal(size=(B, U)).astype(dtype) for _ in range(2)]
     for with_state in (False, True):  # masked without initial_state, unmasked with it
         kwargs = {"initial_state": state} if with_state else {}
@@ -209,7 +212,8 @@ class TwoTensorLayer:
 
 def test_layer_with_two_tensor_arguments_gets_no_mask_as_keras():
     x = tokens(7)
-    kemb, memb = keras.layers.Embedding(V, E, mask_zero=True), minirnn.layers.Embedding(V, E, mask_zero=True)
+    kemb = keras.layers.Embedding(V, E, mask_zero=True)
+    memb = minirnn.layers.Embedding(V, E, mask_zero=True)
     kemb(x), memb(x)
     memb.set_weights(kemb.get_weights())
     other = np.ones((B, T, E), dtype="float32")
@@ -240,7 +244,7 @@ def test_conv1d_drops_the_mask_as_keras(dtype):
     assert keras_mask(minirnn.Model(mmodel.inputs, conv.output)(x)) is None
 
 
-# -- training: loss, gradients, one Adam step -------------------------------------------------------
+# -- training: loss, gradients, one Adam step ------------------------------------------------------
 
 def keras_loss_and_gradients(kmodel, x, y):
     with tf.GradientTape() as tape:
