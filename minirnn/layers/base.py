@@ -61,6 +61,23 @@ def _flatten_sorted(obj):
     return [obj]
 
 
+def _is_tensor_argument(value):
+    """Whether Keras counts a call argument as a tensor one: an array (or Tensor), or a non-empty
+    nest whose leaves are all arrays or None (an `initial_state=[h, c]` list)."""
+    if isinstance(value, (list, tuple, dict)):
+        leaves = flatten(value)
+        return bool(leaves) and all(v is None or _is_tensor_argument(v) for v in leaves)
+    return isinstance(value, (Tensor, SymbolicTensor)) or hasattr(value, "__array__")
+
+
+def _single_tensor_argument(inputs, args, kwargs):
+    """Whether a call has one tensor argument, the only case where Keras hands the inputs' mask to
+    `call`: beside a second tensor (`initial_state`, a second input) the layer runs unmasked, though
+    its output still carries the mask computed from the first input's."""
+    given = [inputs, *args, *(v for k, v in kwargs.items() if k not in ("mask", "training"))]
+    return sum(_is_tensor_argument(v) for v in given) == 1
+
+
 def is_training():
     """The training flag of this thread's layer call in progress (False outside any)."""
     return bool(_TRAINING.get())
@@ -347,7 +364,7 @@ class Layer:
             carried = map_structure(get_mask, inputs)
             if any(m is not None for m in flatten(carried)):
                 mask = carried
-                if "mask" in self._call_takes:
+                if "mask" in self._call_takes and _single_tensor_argument(inputs, args, kwargs):
                     kwargs["mask"] = mask
         previous = _TRAINING.get()
         training = kwargs.get("training")
