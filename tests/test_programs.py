@@ -25,7 +25,12 @@ TIMEOUT_S = 600
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 
 # Programs minirnn cannot run yet, each with what minirnn lacks (strict: fixing it fails here).
-XFAIL = {}
+XFAIL = {
+    "dlwp2_ch11_sequence_models":
+        "keras.ops functions on functional-API inputs (keras.ops.one_hot(inputs, ...) on a "
+        "keras.Input): minirnn's ops take concrete arrays and Tensors only; Keras 3 records the "
+        "op as a node of the functional graph",
+}
 
 _results = {}   # program -> {"keras": bool, "minirnn": bool}
 
@@ -57,15 +62,18 @@ def results_table(request):
     if reporter is None or not _results:
         return
     width = max(len(name) for name in _results)
-    reporter.write_line("")
-    reporter.write_line(f"{'program':<{width}}  keras ok  minirnn ok")
+    lines = ["", f"{'program':<{width}}  keras ok  minirnn ok"]
     for name in sorted(_results):
         row = _results[name]
-        reporter.write_line(f"{name:<{width}}  {'yes' if row['keras'] else 'NO':<8}  "
-                            f"{'yes' if row['minirnn'] else 'NO'}")
+        lines.append(f"{name:<{width}}  {'yes' if row['keras'] else 'NO':<8}  "
+                     f"{'yes' if row['minirnn'] else 'NO'}")
     keras_ok = sum(row["keras"] for row in _results.values())
     minirnn_ok = sum(row["minirnn"] for row in _results.values())
-    reporter.write_line(f"{len(_results)} programs: {keras_ok} run on Keras, {minirnn_ok} on minirnn")
+    lines.append(f"{len(_results)} programs: {keras_ok} run on Keras, {minirnn_ok} on minirnn")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():   # shown even when output is captured
+        for line in lines:
+            reporter.write_line(line)
 
 
 def test_every_program_names_its_original_and_imports_keras_once():
