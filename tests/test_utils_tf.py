@@ -502,7 +502,7 @@ def both(directory, **kwargs):
 
 def assert_same_text_items(ours, theirs, what):
     theirs_items = keras_items(theirs)
-    ours_items = list(ours)
+    ours_items = list(ours.as_numpy_iterator())   # iteration gives EagerArrays, as tf.data's gives tensors
     assert len(ours) == len(theirs_items), what
     assert text_pairs(ours_items) == text_pairs(theirs_items), what
     for mine, their in zip(ours_items, theirs_items):   # the label arrays themselves

@@ -12,7 +12,7 @@ from ..saving.serialization import deserialize_layer, serialize_layer
 from ..tensor import Tensor
 from .graph import map_graph
 from .summary import print_summary
-from .training import Trainer, _as_list
+from .training import Trainer, _as_list, input_rank_adjustment
 
 __all__ = ["Model", "adjust_input_rank", "input_rank_adjustment"]
 
@@ -192,18 +192,6 @@ def _walk_layers(layer):
         seen.add(id(current))
         yield current
         stack.extend(current._layers)
-
-
-def input_rank_adjustment(expected_shape, shape):
-    """How Keras reconciles an input's rank with the declared one (Functional._adjust_input_rank):
-    "squeeze" for one extra trailing axis of size 1, "expand" for a missing last axis the model
-    declares of size 1, else None (the shapes are then compared as they are)."""
-    rank, expected = len(shape), len(expected_shape)
-    if rank == expected + 1 and shape[-1] == 1:
-        return "squeeze"
-    if rank == expected - 1 and expected and expected_shape[-1] == 1:
-        return "expand"
-    return None
 
 
 def adjust_input_rank(expected_shape, value):

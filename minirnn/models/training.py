@@ -20,8 +20,19 @@ from ..layers.collector import gc_paused
 from ..tensor import Tensor, floatx, no_grad
 from . import data_adapters as adapters
 
-__all__ = ["Trainer", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError", "input_rank_adjustment"]
 
+
+def input_rank_adjustment(expected_shape, shape):
+    """How Keras reconciles an input's rank with the declared one (Functional._adjust_input_rank):
+    "squeeze" for one extra trailing axis of size 1, "expand" for a missing last axis the model
+    declares of size 1, else None (the shapes are then compared as they are)."""
+    rank, expected = len(shape), len(expected_shape)
+    if rank == expected + 1 and shape[-1] == 1:
+        return "squeeze"
+    if rank == expected - 1 and expected and expected_shape[-1] == 1:
+        return "expand"
+    return None
 
 class NonFiniteLossError(FloatingPointError, ValueError):
     """fit met a NaN or infinite loss or gradient; the weights are those of the last finite step."""
@@ -360,8 +371,11 @@ class Trainer:
                 expected = symbols[i].shape
                 if takes_text and array.ndim == len(expected) - 1 and expected[-1] == 1:
                     array = array[..., None]  # one string per sample for an Input of shape (1,)
-                if array.ndim != len(expected) or any(
-                        e is not None and e != g for e, g in zip(expected[1:], array.shape[1:])):
+                # the model call reconciles one trailing axis of size 1, as Keras's does
+                how = input_rank_adjustment(expected, array.shape)
+                shape = {"squeeze": array.shape[:-1], "expand": array.shape + (1,)}.get(how, array.shape)
+                if len(shape) != len(expected) or any(
+                        e is not None and e != g for e, g in zip(expected[1:], shape[1:])):
                     raise ValueError(f"{what} must have shape {expected} (input "
                                      f"'{symbols[i].name}'); got {array.shape}")
             arrays.append(array)

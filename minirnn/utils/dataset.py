@@ -11,6 +11,11 @@ is drawn at random from the buffer and its place taken by the next element. Each
 dataset (each `for` loop, each epoch) draws a new order from a generator seeded once, so a seeded
 dataset repeats the same sequence of orders from run to run. The orders are not TensorFlow's (its
 generator differs); the elements of every pass are the same.
+
+Iterating gives EagerArrays: NumPy arrays that also answer `.numpy()`, as the eager tensors a
+tf.data pass yields do, so `for x, y in dataset: x.numpy()` runs as written for TensorFlow.
+`map(fn)` runs `fn` in Python on each element (each batch, once batched), as tf.data's map
+traces it; `prefetch` and `cache` change nothing here and return the dataset.
 """
 import math
 
@@ -18,7 +23,7 @@ import numpy as np
 
 from ..checks import check_int, positive_int
 
-__all__ = ["ArrayDataset", "buffer_shuffle_order"]
+__all__ = ["ArrayDataset", "EagerArray", "buffer_shuffle_order"]
 
 
 def buffer_shuffle_order(num_elements, buffer_size, rng):
@@ -37,6 +42,44 @@ def buffer_shuffle_order(num_elements, buffer_size, rng):
             buffer[slot] = buffer[-1]
             buffer.pop()
     return order
+
+
+class EagerArray(np.ndarray):
+    """A NumPy array with `.numpy()`, the method by which TensorFlow code reads an eager tensor."""
+
+    def numpy(self):
+        """This array as a plain np.ndarray (no copy)."""
+        return self.view(np.ndarray)
+
+
+def _as_array(value):
+    """A plain ndarray for an array, a minirnn Tensor or anything np.asarray takes."""
+    if isinstance(value, np.ndarray):
+        return value.view(np.ndarray)
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+def _map_item(item, function):
+    """`function` on one item (a tuple item is spread over its arguments, as tf.data does);
+    its result as arrays (a tuple of them for a tuple result)."""
+    result = function(*item) if isinstance(item, tuple) else function(item)
+    if isinstance(result, (tuple, list)):
+        return tuple(_as_array(part) for part in result)
+    return _as_array(result)
+
+
+def _stack_items(items):
+    """The batch (an array, or a tuple of arrays) whose rows are `items`."""
+    if isinstance(items[0], tuple):
+        return tuple(np.stack([item[k] for item in items]) for k in range(len(items[0])))
+    return np.stack(items)
+
+
+def _eager(item):
+    """`item` (an array or a tuple of arrays) as EagerArrays."""
+    if isinstance(item, tuple):
+        return tuple(np.asarray(part).view(EagerArray) for part in item)
+    return np.asarray(item).view(EagerArray)
 
 
 def _first(batch):
@@ -94,7 +137,7 @@ class ArrayDataset:
             order = np.arange(self._num_elements)
         return order[:self.num_elements]
 
-    def __iter__(self):
+    def _items(self):
         order = self._epoch_order()
         if self._batch_size is None:
             for element in order:
@@ -103,9 +146,40 @@ class ArrayDataset:
         for start in range(0, len(order), self._batch_size):
             yield self._gather(order[start:start + self._batch_size])
 
+    def __iter__(self):
+        return (_eager(item) for item in self._items())
+
     def as_numpy_iterator(self):
-        """An iterator over the items (already NumPy arrays), as tf.data's method of that name."""
-        return iter(self)
+        """An iterator over the items as plain NumPy arrays, as tf.data's method of that name."""
+        return self._items()
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
+        """A dataset whose items are `map_func(item)` (`map_func(*item)` for a tuple item).
+
+        On a batched dataset `map_func` sees whole batches, as in tf.data; a later unbatch/batch
+        regroups its rows, which equals tf.data's result for a `map_func` that treats rows alone.
+        num_parallel_calls, deterministic and name are accepted for tf.data's signature.
+        """
+        if not callable(map_func):
+            raise TypeError(f"ArrayDataset.map: map_func must be callable; got "
+                            f"{type(map_func).__name__}")
+        gather = self._gather
+        if self._batch_size is None:
+            def mapped(indices):
+                return _stack_items([_map_item(_first(gather(np.array([i]))), map_func)
+                                     for i in indices])
+        else:
+            def mapped(indices):
+                return _map_item(gather(indices), map_func)
+        return self._derive(gather=mapped)
+
+    def prefetch(self, buffer_size=None, name=None):
+        """The same dataset: batches are gathered when asked for, so there is nothing to fetch ahead."""
+        return self
+
+    def cache(self, filename="", name=None):
+        """The same dataset: its elements are already held in memory."""
+        return self
 
     def take(self, count):
         """A dataset of the first `count` items of each pass (all of them for count=-1)."""
