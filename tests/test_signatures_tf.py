@@ -150,17 +150,8 @@ PUBLIC_METHODS = ["__init__", "__call__", "call", "build", "get_config", "from_c
                   "apply_gradients", "update_step", "sample"]
 
 
-def hinted(cls):
-    """The class as a test parameter; a constructor inherited from Layer waits for Layer's own
-    hints (layers/base.py), so its test is expected to fail until then."""
-    if cls.__init__ is layers.Layer.__init__:
-        return pytest.param(cls, id=cls.__name__, marks=pytest.mark.xfail(
-            strict=True, reason="Layer.__init__ (layers/base.py) has no type hints yet"))
-    return pytest.param(cls, id=cls.__name__)
-
-
-@pytest.mark.parametrize("cls", [hinted(ours) for ours, _, _ in CASES]
-                         + [hinted(cls) for cls in OWN_CLASSES])
+@pytest.mark.parametrize("cls", [ours for ours, _, _ in CASES] + OWN_CLASSES,
+                         ids=CASE_IDS + [cls.__name__ for cls in OWN_CLASSES])
 def test_type_hints_resolve_and_cover_the_constructor(cls):
     if cls.__init__ is object.__init__:
         return  # no constructor of its own (LearningRateSchedule): nothing to annotate

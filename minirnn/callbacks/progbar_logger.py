@@ -106,10 +106,10 @@ class ProgbarLogger(Callback):
         stream.flush()
 
 
-def progress_callbacks(verbose, steps, model=None):
-    """The CallbackList that evaluate() and predict() drive over `steps` batches: a
-    ProgbarLogger when verbose is 1 or 2 ("auto" is 1, as in Keras), nothing when 0."""
+def progress_callbacks(verbose, steps, model=None, callbacks=()):
+    """The CallbackList that evaluate() and predict() drive over `steps` batches: the user's
+    `callbacks`, then a ProgbarLogger when verbose is 1 or 2 ("auto" is 1, as in Keras)."""
     verbose = _verbosity(verbose, "evaluate()/predict() argument")
     loggers = [ProgbarLogger()] if verbose else []
-    return CallbackList(loggers, model=model,
+    return CallbackList(list(callbacks) + loggers, model=model,
                         params={"verbose": verbose, "epochs": 1, "steps": steps})

@@ -1,5 +1,6 @@
 """Keras-compatible layers."""
-from .base import Layer, InputLayer, InputSpec, Input, LayerNotCalledError, SymbolicTensor
+from .base import Layer, InputSpec, LayerNotCalledError, SymbolicTensor
+from .input_layer import InputLayer, Input
 from .core import (Dense, Embedding, Dropout, TimeDistributed, Activation, Flatten, Reshape,
                    RepeatVector, Masking, Lambda, Concatenate, Add, Multiply, Average)
 from .rnn_cells import SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells

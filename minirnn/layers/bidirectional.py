@@ -1,7 +1,11 @@
 """Bidirectional: a recurrent layer run forwards and a copy of it backwards in time, the two
 outputs merged."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import ops
-from ..checks import check_choice
+from ..checks import check_choice, check_unimplemented
 from .base import Layer, _Shaped, flatten
 from .nesting import _is_nested
 from .recurrent import RNN, _check_sequence
@@ -13,13 +17,20 @@ class Bidirectional(Layer):
     """Runs `layer` forwards and a copy of it backwards in time, and merges the two outputs.
 
     merge_mode: "concat", "sum", "mul", "ave", or None (returns [forward, backward]).
+    backward_layer: the layer for the backward direction (with go_backwards=True); None makes
+        one like `layer`, with weights of its own.
+    weights: Keras's initial weights for both directions, which Keras 3 stores and never uses;
+        only None is accepted (UnsupportedArgumentError otherwise): call set_weights instead.
     Weights: the forward layer's, then the backward layer's, as in Keras.
     """
     supports_masking = True
     _MERGES = {"concat": lambda a, b: ops.concat([a, b], axis=-1), "sum": ops.add,
                "mul": ops.mul, "ave": lambda a, b: (a + b) * 0.5, None: None}
 
-    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+    def __init__(self, layer: RNN, merge_mode: str | None = "concat", weights: None = None,
+                 backward_layer: RNN | None = None, **kwargs: Any) -> None:
+        check_unimplemented(weights, "Bidirectional argument `weights`",
+                            feature="initial weights; use set_weights")
         if not isinstance(layer, RNN):
             raise TypeError(f"Bidirectional argument `layer` must be a recurrent layer (RNN, SimpleRNN, "
                             f"LSTM, GRU); got {layer!r} of type {type(layer).__name__}")

@@ -21,7 +21,10 @@ Which path runs depends on the cell:
 After a backward pass, `bptt_gradients` holds dL/dh_t (the first state's gradient) for every
 processed timestep, shape (timesteps, batch, *state shape), whichever path ran.
 """
+from __future__ import annotations
+
 import copy
+from typing import Any
 
 import numpy as np
 
@@ -158,9 +161,10 @@ class RNN(TimeLoop, Layer):
     """
     supports_masking = True
 
-    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, zero_output_for_mask=False, recompute=False,
-                 truncate_bptt=None, bptt="fast", **kwargs):
+    def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
+                 zero_output_for_mask: bool = False, recompute: bool | int = False,
+                 truncate_bptt: int | None = None, bptt: str = "fast", **kwargs: Any) -> None:
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         check_cell_protocol(cell, f"{type(self).__name__} argument `cell`")

@@ -6,8 +6,12 @@ several) or as batches from a generator, PyDataset or other iterable (see data_a
 checked in training_data.py; both reach the steps as (x, y, sample_weights, size). Losses are
 weighted as Keras weights them: a batch's loss is sum(w * loss) / batch_size; `metrics` are not
 weighted, `weighted_metrics` are."""
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -45,17 +49,31 @@ def _verbosity(value, method):
     return int(value)
 
 
-def _callback_objects(callbacks):
+def _callback_objects(callbacks, method="fit"):
     if callbacks is None:
         return []
     if not isinstance(callbacks, (list, tuple)):
-        raise TypeError(f"fit() argument callbacks must be a list of Callback objects; got "
+        raise TypeError(f"{method}() argument callbacks must be a list of Callback objects; got "
                         f"{type(callbacks).__name__}")
     for i, cb in enumerate(callbacks):
         if not isinstance(cb, callbacks_module.Callback):
-            raise TypeError(f"fit() argument callbacks must be a list of Callback objects; "
+            raise TypeError(f"{method}() argument callbacks must be a list of Callback objects; "
                             f"item {i} is {cb!r} of type {type(cb).__name__}")
     return list(callbacks)
+
+
+def _check_compile_flags(run_eagerly, steps_per_execution, jit_compile, auto_scale_loss):
+    """compile()'s arguments about how Keras runs a step. minirnn always runs eagerly in NumPy,
+    with no compiler and no mixed precision: each flag's values give the same numbers, so every
+    value Keras takes is accepted; steps_per_execution would change how often callbacks run,
+    which minirnn does not implement, so only its default 1 is."""
+    checks.check_bool(run_eagerly, "compile() argument run_eagerly")
+    checks.check_bool(auto_scale_loss, "compile() argument auto_scale_loss")
+    if not (jit_compile is True or jit_compile is False or jit_compile == "auto"):
+        raise ValueError(f"compile() argument jit_compile must be True, False or 'auto'; got "
+                         f"{jit_compile!r}")
+    checks.check_unimplemented(steps_per_execution, "compile() argument `steps_per_execution`",
+                               1, "several steps per callback call")
 
 
 def _loss_weights(loss_weights, outputs, model_name):
@@ -113,17 +131,21 @@ class Trainer(TrainingData):
         self.stop_training = False
         self.history = None
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, **kwargs):
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
+                loss_weights: float | Sequence[float] | None = None, metrics: Any = None,
+                weighted_metrics: Any = None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, jit_compile: bool | Literal["auto"] = "auto",
+                auto_scale_loss: bool = True) -> None:
         """Choose optimizer, loss and metrics by object or Keras's string names.
 
         `metrics` are computed unweighted; `weighted_metrics` are weighted by the sample weights
-        (or class weights) fit and evaluate are given, as in Keras.
+        (or class weights) fit and evaluate are given, as in Keras. `loss_weights`: a number, or
+        one per output. minirnn always runs eagerly in NumPy with no compiler or mixed precision:
+        `run_eagerly`, `jit_compile` and `auto_scale_loss` take Keras's values and change
+        nothing; `steps_per_execution` is accepted at 1 only (UnsupportedArgumentError otherwise).
         Everything is built and checked before the model changes: a compile that raises leaves
         the previous optimizer (with its slots), loss and metrics in place."""
-        ignored = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
-        if ignored:
-            raise TypeError(f"compile() got unexpected keyword arguments {sorted(ignored)}")
+        _check_compile_flags(run_eagerly, steps_per_execution, jit_compile, auto_scale_loss)
         opt = optimizers_module.get(optimizer)
         loss_fns = [_as_loss(l) for l in _as_list(loss)] if loss is not None else None
         metric_objs = [metrics_module.get(m, loss=loss) for m in _as_list(metrics or [])]
@@ -255,10 +277,13 @@ class Trainer(TrainingData):
         return self._step_state
 
     # -- the loops -------------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | Literal["auto"] = "auto", callbacks: Sequence[Any] | None = None,
+            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+            class_weight: dict[int, float] | None = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: int = 1) -> callbacks_module.History:
         """Train for `epochs` passes over the data; returns a History of per-epoch logs.
 
         x (and y, sample_weight) as arrays, or x as a generator, PyDataset, iterable or
@@ -350,24 +375,27 @@ class Trainer(TrainingData):
         cb.on_train_end()
         return history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, return_dict=False):
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: int | Literal["auto"] = "auto", sample_weight: Any = None,
+                 steps: int | None = None, callbacks: Sequence[Any] | None = None,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) over the data in inference mode: arrays (x, y, sample_weight), or
         x as a generator, PyDataset, iterable or tf.data.Dataset of (x, y[, sample_weight])
         batches, `steps` of them if given. The loss is each batch's sum(w * loss) / batch_size,
-        averaged over the samples, as in Keras."""
+        averaged over the samples, as in Keras. `callbacks` get the on_test_* hooks."""
         self._require_compiled("evaluate")
         batch_size = None if batch_size is None else _batch_size(batch_size, "evaluate",
                                                                  "batch_size", 32)
         verbose = _verbosity(verbose, "evaluate")
         steps = _steps(steps, "evaluate", "steps")
+        cbs = _callback_objects(callbacks, "evaluate")
         return_dict = checks.check_bool(return_dict, "evaluate() argument return_dict")
         if x is None or (y is None and adapters.is_array_like(x)):
             raise ValueError(f"evaluate() needs inputs x and targets y; got "
                              f"{'x=None' if x is None else 'x'} and {'y=None' if y is None else 'y'}")
         data = self._data("evaluate", x, y, sample_weight, batch_size, steps, False,
                           ("x", "y", "sample_weight"))
-        progress = callbacks_module.progress_callbacks(verbose, data.num_batches, self)
+        progress = callbacks_module.progress_callbacks(verbose, data.num_batches, self, cbs)
         progress.on_test_begin()
         logs = self._evaluate_batches(data, progress)
         progress.on_test_end(logs)
@@ -381,6 +409,8 @@ class Trainer(TrainingData):
         self._reset_metrics()
         with no_grad():
             for step, (bx, by, bsw, size) in data.batches():
+                if progress is not None:
+                    progress.on_test_batch_begin(step)
                 y_pred = self(bx, training=False)
                 loss_tracker.update_state(float(self._total_loss(by, y_pred, bsw).data),
                                           sample_weight=size)
@@ -397,19 +427,22 @@ class Trainer(TrainingData):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None):
+    def predict(self, x: Any, batch_size: int | None = None,
+                verbose: int | Literal["auto"] = "auto", steps: int | None = None,
+                callbacks: Sequence[Any] | None = None) -> np.ndarray | list[np.ndarray]:
         """Outputs for x, computed in batches in inference mode, as NumPy arrays. x: arrays, or a
         generator, PyDataset, iterable or tf.data.Dataset of batches (x alone, or tuples whose
-        first item is x), `steps` of them if given."""
+        first item is x), `steps` of them if given. `callbacks` get the on_predict_* hooks."""
         batch_size = None if batch_size is None else _batch_size(batch_size, "predict",
                                                                  "batch_size", 32)
         verbose = _verbosity(verbose, "predict")
         steps = _steps(steps, "predict", "steps")
+        cbs = _callback_objects(callbacks, "predict")
         if x is None:
             raise ValueError("predict() needs inputs x; got x=None")
         data = self._data("predict", x, None, None, batch_size, steps, False, ("x", "y", ""),
                           targets=False)
-        progress = callbacks_module.progress_callbacks(verbose, data.num_batches, self)
+        progress = callbacks_module.progress_callbacks(verbose, data.num_batches, self, cbs)
         progress.on_predict_begin()
         outputs = self._predict_batches(data, progress)
         progress.on_predict_end()
@@ -420,6 +453,8 @@ class Trainer(TrainingData):
         chunks = []
         with no_grad():
             for step, (bx, _, _, _) in data.batches():
+                if progress is not None:
+                    progress.on_predict_batch_begin(step)
                 chunks.append(self(bx, training=False))
                 if progress is not None:
                     progress.on_predict_batch_end(step, {"outputs": chunks[-1]})
@@ -434,7 +469,9 @@ class Trainer(TrainingData):
         return self._data(method, x, y, None, n, None, False, ("x", "y", "sample_weight"),
                           class_weight=class_weight, targets=targets, arrays=(xs, ys, sws, n))
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: dict[int, float] | None = None,
+                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """One training step on (x, y), undone (NonFiniteLossError) if anything is not finite."""
         self._require_compiled("train_on_batch")
         return_dict = checks.check_bool(return_dict, "train_on_batch() argument return_dict")
@@ -452,7 +489,9 @@ class Trainer(TrainingData):
                                                               self.compiled_weighted_metrics)}}
         return logs if return_dict else (value if len(logs) == 1 else list(logs.values()))
 
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) of one batch (x, y) in inference mode."""
         self._require_compiled("test_on_batch")
         return_dict = checks.check_bool(return_dict, "test_on_batch() argument return_dict")
         if y is None:
@@ -460,7 +499,8 @@ class Trainer(TrainingData):
         data = self._whole_batch("test_on_batch", x, y, sample_weight)
         return self._report(self._evaluate_batches(data), return_dict)
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x: Any) -> np.ndarray | list[np.ndarray]:
+        """The outputs for one batch x, as NumPy arrays."""
         return self._predict_batches(self._whole_batch("predict_on_batch", x, None, targets=False))
 
 
