@@ -4,7 +4,10 @@ fit: `Epoch 3/5` (when there is more than one epoch), then a live bar per epoch 
 one line per epoch (verbose=2). evaluate and predict: one bar. `progress_callbacks` builds what
 evaluate and predict drive.
 """
+from __future__ import annotations
+
 import sys
+from typing import TextIO
 
 import numpy as np
 
@@ -28,7 +31,7 @@ class ProgbarLogger(Callback):
 
     log_keys_added = ()
 
-    def __init__(self, verbose=None, stream=None):
+    def __init__(self, verbose: int | str | None = None, stream: TextIO | None = None) -> None:
         super().__init__()
         self._verbose = None if verbose is None else _verbosity(verbose, "ProgbarLogger argument")
         self.stream = stream
