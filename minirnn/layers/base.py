@@ -255,13 +255,18 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        own = [w for w, t in self._own_weights if t and self._trainable]
+        if not self._trainable:  # frozen: its sublayers too, even those added since (as Keras)
+            return []
+        own = [w for w, t in self._own_weights if t]
         return unique_by_identity(own + [w for l in self._layers for w in l.trainable_weights])
 
     @property
     def non_trainable_weights(self):
         own = [w for w, t in self._own_weights if not (t and self._trainable)]
-        return unique_by_identity(own + [w for l in self._layers for w in l.non_trainable_weights])
+        sub = [w for l in self._layers for w in (l.non_trainable_weights
+                                                 if self._trainable or not l._trainable
+                                                 else l.weights)]
+        return unique_by_identity(own + sub)
 
     @property
     def weights(self):
