@@ -14,9 +14,9 @@ Which path runs depends on the cell:
   the same fused op over them, in the plain loop of layers/bptt.py; no per-op graph.
 * otherwise (``unroll=True``, or a cell with only a ``call``): a Python loop over timesteps
   (time_loop.py) calling the cell (a built-in cell's step from primitive ops over inputs
-  projected once); the engine derives BPTT from the recorded ops. Only this path takes inputs given as a structure (a tuple,
-  list or dict of sequences, as the Keras guide's NestedCell), and states and outputs of several
-  axes.
+  projected once); the engine derives BPTT from the recorded ops. Only this path takes inputs
+  given as a structure (a tuple, list or dict of sequences, as the Keras guide's NestedCell),
+  and states and outputs of several axes.
 
 After a backward pass, `bptt_gradients` holds dL/dh_t (the first state's gradient) for every
 processed timestep, shape (timesteps, batch, *state shape), whichever path ran.
