@@ -96,7 +96,8 @@ def check_cell(cell, input_shape=None, inputs=None, states=None, batch_size=3, t
     RNN(cell, unroll=True) on the engine's.
     Raises CellCheckError listing what disagrees. Returns {check: largest relative error}.
     """
-    from .layers.recurrent import RNN, _StepCode   # late: layers are built on this package's core
+    from .layers.recurrent import RNN   # late: layers are built on this package's core
+    from .layers.step_code import _StepCode
     from .layers.rnn_cells import cell_output_size
     if not isinstance(cell, Layer):
         raise TypeError(f"check_cell argument `cell` must be a Layer (an RNN cell); got "

@@ -43,7 +43,8 @@ def _scalar(value):
     return float(array.reshape(()))
 
 
-def numerical_grad(fn, inputs, eps=1e-4):
+def numerical_grad(fn: Callable[..., ArrayLike | Tensor], inputs: Sequence[ArrayLike | Tensor],
+                   eps: float = 1e-4) -> list[np.ndarray]:
     """d fn(*inputs) / d inputs[i] for each i, by the five-point stencil (error O(eps^4)).
 
     fn: called as fn(*inputs); returns a real scalar (a float, a 0-d or size-1 array, a Tensor).
@@ -74,13 +75,14 @@ def numerical_grad(fn, inputs, eps=1e-4):
     return grads
 
 
-def relative_error(analytic, numeric, floor=1e-8):
+def relative_error(analytic: ArrayLike, numeric: ArrayLike, floor: float = 1e-8) -> np.ndarray:
     """Elementwise |a - n| / max(|a|, |n|, floor)."""
     scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
     return np.abs(analytic - numeric) / scale
 
 
-def compare_grads(name, analytic, numeric, rtol=1e-6, atol=1e-8):
+def compare_grads(name: str, analytic: ArrayLike, numeric: ArrayLike, rtol: float = 1e-6,
+                  atol: float = 1e-8) -> float:
     """check_grads' rule for one array: an element passes when |a - n| <= atol + rtol * max(|a|, |n|).
     Raises GradientCheckError naming `name`, the worst element, both values and the errors.
     Returns the largest relative error among elements above `atol` in either value (0.0 if none)."""

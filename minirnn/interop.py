@@ -54,7 +54,7 @@ import numpy as np
 from . import activations
 from .checks import as_checked_array
 from .layers.base import _Shaped
-from .layers.recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+from .layers import GRU, LSTM, RNN, Bidirectional, SimpleRNN
 
 __all__ = ["from_torch", "to_torch"]
 

@@ -6,12 +6,15 @@ rename): `latest.weights.npz` (the model's weights, by `model.save_weights`), `o
 epochs done, as Keras's). The metadata is written last, so the epoch it names is never ahead of
 the weights beside it.
 """
+from __future__ import annotations
+
 import json
 import os
 import tempfile
 
 import numpy as np
 
+from ..checks import check_unimplemented
 from .callback import Callback
 
 __all__ = ["BackupAndRestore"]
@@ -37,12 +40,17 @@ class BackupAndRestore(Callback):
     (save_freq="epoch") or every `save_freq` batches; at the start of fit, restore them if a
     backup is there, and fit goes on from the epoch after the last one backed up. When fit
     ends normally the backup is deleted (`delete_checkpoint=True`): only this callback's files,
-    and the directory if that leaves it empty. A fit that raises keeps it for the next run."""
+    and the directory if that leaves it empty. A fit that raises keeps it for the next run.
+    Keras's `double_checkpoint` (a second, older backup to fall back on) is not implemented:
+    only False is accepted."""
 
     log_keys_added = ()
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+    def __init__(self, backup_dir: str | os.PathLike, save_freq: str | int = "epoch",
+                 double_checkpoint: bool = False, delete_checkpoint: bool = True) -> None:
         super().__init__()
+        check_unimplemented(double_checkpoint, "BackupAndRestore argument `double_checkpoint`",
+                            False, "a second backup")
         if not backup_dir:
             raise ValueError(f"BackupAndRestore argument backup_dir must be a directory path; "
                              f"got {backup_dir!r}")

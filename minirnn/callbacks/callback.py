@@ -1,5 +1,11 @@
 """The base Callback and the CallbackList fit drives."""
+from __future__ import annotations
+
 import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from ..checks import check_bool
 
 __all__ = ["Callback", "CallbackList"]
 
@@ -13,7 +19,7 @@ class Callback:
 
     log_keys_added = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.model, self.params = None, {}
 
     def _validate(self, model, params, log_keys, more_keys_possible):
@@ -45,16 +51,33 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Forwards every hook to each callback in order."""
+    """Forwards every hook to each callback in order.
 
-    def __init__(self, callbacks, model=None, params=None):
-        super().__init__()
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
+    As Keras's: `add_history` appends a History, `add_progbar` a ProgbarLogger (when none is
+    in `callbacks`); the params each callback gets are `params` and any further keywords
+    (epochs=..., steps=..., verbose=...)."""
+
+    def __init__(self, callbacks: Sequence[Callback] | None = None, add_history: bool = False,
+                 add_progbar: bool = False, model: Any = None,
+                 params: dict[str, Any] | None = None, **more_params: Any) -> None:
+        from .history import History  # late: they are Callbacks, made in modules importing this
+        from .progbar_logger import ProgbarLogger
+        given = list(callbacks or [])
+        for cb in given:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances; got {type(cb).__name__}")
+        add_history = check_bool(add_history, "CallbackList argument add_history")
+        add_progbar = check_bool(add_progbar, "CallbackList argument add_progbar")
+        super().__init__()
+        self.callbacks = given
+        if add_history and not any(isinstance(cb, History) for cb in given):
+            self.callbacks.append(History())
+        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in given):
+            self.callbacks.append(ProgbarLogger())
+        params = {**(params or {}), **more_params}
+        for cb in self.callbacks:
             cb.set_model(model)
-            cb.set_params(params or {})
+            cb.set_params(params)
 
     def _validate(self, model, params, log_keys=None, more_keys_possible=False):
         """Each callback's own checks, told which log keys it can count on: the model's, and

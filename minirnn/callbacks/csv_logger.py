@@ -1,4 +1,6 @@
 """CSVLogger: one row of logs per epoch in a CSV file, as Keras writes it."""
+from __future__ import annotations
+
 import collections.abc
 import csv
 import os
@@ -31,7 +33,8 @@ class CSVLogger(Callback):
 
     log_keys_added = ()
 
-    def __init__(self, filename, separator=",", append=False):
+    def __init__(self, filename: str | os.PathLike, separator: str = ",",
+                 append: bool = False) -> None:
         super().__init__()
         try:
             self.filename = os.fspath(filename)

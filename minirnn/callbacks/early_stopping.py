@@ -1,4 +1,6 @@
 """EarlyStopping: stop when a monitored value stops improving."""
+from __future__ import annotations
+
 import math
 
 import numpy as np
@@ -14,8 +16,9 @@ class EarlyStopping(Callback):
 
     log_keys_added = ()
 
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
         super().__init__()
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
         self.baseline, self.restore_best_weights = baseline, restore_best_weights

@@ -1,4 +1,6 @@
 """History: the per-epoch logs fit returns."""
+from __future__ import annotations
+
 from .callback import Callback
 
 __all__ = ["History"]
@@ -9,7 +11,7 @@ class History(Callback):
 
     log_keys_added = ()
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.history, self.epoch = {}, []
 

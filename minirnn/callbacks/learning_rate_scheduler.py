@@ -1,4 +1,8 @@
 """LearningRateScheduler: set the learning rate at the start of each epoch from a function."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
 import numpy as np
 
 from .. import checks
@@ -16,7 +20,7 @@ class LearningRateScheduler(Callback):
 
     log_keys_added = ("learning_rate",)
 
-    def __init__(self, schedule, verbose=0):
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
         super().__init__()
         if not callable(schedule):
             raise TypeError(f"LearningRateScheduler argument schedule must be a function of "

@@ -1,9 +1,13 @@
 """ModelCheckpoint: save the model or its weights as training goes."""
+from __future__ import annotations
+
 import math
+import os
 import string
 
 import numpy as np
 
+from ..checks import check_float
 from .callback import Callback
 from .monitor import improvement_op
 
@@ -13,13 +17,20 @@ __all__ = ["ModelCheckpoint"]
 class ModelCheckpoint(Callback):
     """Save the model (or its weights) after every epoch (or every `save_freq` batches), or only
     when `monitor` improves. `filepath` may hold format fields such as `{epoch:02d}`,
-    `{val_loss:.2f}` and, with an int `save_freq`, `{batch}`; fit checks them before training."""
+    `{val_loss:.2f}` and, with an int `save_freq`, `{batch}`; fit checks them before training.
+    `initial_value_threshold` (with save_best_only): the value `monitor` must beat before the
+    first save, as in Keras; None starts from the worst value."""
 
     log_keys_added = ()
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch"):
+    def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, save_weights_only: bool = False,
+                 mode: str = "auto", save_freq: str | int = "epoch",
+                 initial_value_threshold: float | None = None) -> None:
         super().__init__()
+        if initial_value_threshold is not None:
+            initial_value_threshold = check_float(
+                initial_value_threshold, "ModelCheckpoint argument initial_value_threshold")
         if save_freq != "epoch" and (isinstance(save_freq, (bool, np.bool_))
                                      or not isinstance(save_freq, (int, np.integer))
                                      or save_freq < 1):
@@ -30,7 +41,9 @@ class ModelCheckpoint(Callback):
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
         self.better = improvement_op(mode, monitor, "ModelCheckpoint")
-        self.best = -math.inf if self.better is np.greater else math.inf
+        self.initial_value_threshold = initial_value_threshold
+        self.best = initial_value_threshold if initial_value_threshold is not None else \
+            -math.inf if self.better is np.greater else math.inf
         self._batches_since_save, self._epoch = 0, 0
 
     def _validate(self, model, params, log_keys, more_keys_possible):

@@ -4,7 +4,10 @@ fit: `Epoch 3/5` (when there is more than one epoch), then a live bar per epoch 
 one line per epoch (verbose=2). evaluate and predict: one bar. `progress_callbacks` builds what
 evaluate and predict drive.
 """
+from __future__ import annotations
+
 import sys
+from typing import TextIO
 
 import numpy as np
 
@@ -28,7 +31,7 @@ class ProgbarLogger(Callback):
 
     log_keys_added = ()
 
-    def __init__(self, verbose=None, stream=None):
+    def __init__(self, verbose: int | str | None = None, stream: TextIO | None = None) -> None:
         super().__init__()
         self._verbose = None if verbose is None else _verbosity(verbose, "ProgbarLogger argument")
         self.stream = stream
@@ -106,10 +109,10 @@ class ProgbarLogger(Callback):
         stream.flush()
 
 
-def progress_callbacks(verbose, steps, model=None):
-    """The CallbackList that evaluate() and predict() drive over `steps` batches: a
-    ProgbarLogger when verbose is 1 or 2 ("auto" is 1, as in Keras), nothing when 0."""
+def progress_callbacks(verbose, steps, model=None, callbacks=()):
+    """The CallbackList that evaluate() and predict() drive over `steps` batches: the user's
+    `callbacks`, then a ProgbarLogger when verbose is 1 or 2 ("auto" is 1, as in Keras)."""
     verbose = _verbosity(verbose, "evaluate()/predict() argument")
     loggers = [ProgbarLogger()] if verbose else []
-    return CallbackList(loggers, model=model,
+    return CallbackList(list(callbacks) + loggers, model=model,
                         params={"verbose": verbose, "epochs": 1, "steps": steps})

@@ -1,4 +1,6 @@
 """ReduceLROnPlateau: divide the learning rate when a monitored value stops improving."""
+from __future__ import annotations
+
 import warnings
 
 import numpy as np
@@ -19,8 +21,9 @@ class ReduceLROnPlateau(Callback):
 
     log_keys_added = ("learning_rate",)
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0) -> None:
         super().__init__()
         if not isinstance(monitor, str):
             raise TypeError(f"ReduceLROnPlateau argument monitor must be a log key (a string); "

@@ -4,20 +4,27 @@ A layer creates its weights in `build(input_shape)` with `add_weight`, computes 
 called like a function. Calling a layer on a `SymbolicTensor` (from `Input`) records the call
 instead, which is how functional models are built.
 """
+from __future__ import annotations
+
 import contextvars
+import functools
 import inspect
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import initializers, ops
-from ..checks import as_checked_array, as_checked_text_array, check_array, check_bool, is_text
+from ..checks import (as_checked_array, as_checked_text_array, check_array, check_bool,
+                      check_choice, check_unimplemented, is_text)
+from ..hints import ArrayLike, DTypeLike, InitializerLike, Shape
 from ..naming import to_snake_case
 from ..tensor import Tensor, floatx, no_grad
 from .collector import gc_paused
 from .masks import get_mask, set_mask
 
-__all__ = ["Layer", "InputLayer", "InputSpec", "SymbolicTensor", "Input", "LayerNotCalledError",
+__all__ = ["Layer", "InputSpec", "SymbolicTensor", "LayerNotCalledError",
            "map_structure", "flatten", "is_string_dtype"]
 
 _NAME_COUNTS = {}
@@ -148,15 +155,6 @@ def is_string_dtype(dtype):
     return np.dtype(dtype).kind == "O"
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
-          name=None, optional=False):
-    """The entry point of a functional model: the SymbolicTensor of a new InputLayer, of shape
-    (batch_size,) + shape (or `batch_shape`)."""
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       ragged=ragged, batch_shape=batch_shape, name=name, optional=optional)
-    return layer.output
-
-
 class _CallRecord:
     """One layer call in a functional graph: the arguments (holding SymbolicTensors) and outputs.
     An InputLayer has one record with no arguments, whose output is its tensor."""
@@ -189,9 +187,22 @@ class Layer:
 
     Weights created with `add_weight` and sublayers assigned as attributes are tracked
     automatically; `weights` lists own trainable, own non-trainable, then sublayers' weights.
+
+    Arguments every layer takes (a subclass passes them on through **kwargs):
+    trainable: whether the layer's weights are updated by training (`trainable_weights`).
+    name: the layer's name; None makes a unique one from the class name (`dense`, `dense_1`).
+    dtype: the dtype of the layer's weights and computations; None means `floatx()`.
+    input_shape: the shape of one sample (no batch axis), Keras 2's way to give a Sequential
+        model's first layer its input; `input_dim=n` means `input_shape=(n,)`, and
+        `batch_input_shape` is the shape with the batch axis first (which is dropped).
+    autocast: True (as Keras): integer and floating inputs are cast to the layer's dtype on the
+        way in; False leaves them as they came.
+    activity_regularizer: Keras's penalty on the layer's output; minirnn does not implement
+        regularizers, so only the default None is accepted (UnsupportedArgumentError otherwise).
     """
     supports_masking = False
     autocast = True  # float inputs are cast to the layer's dtype, as Keras does
+    activity_regularizer = None  # Keras's attribute; minirnn takes no regularizer
     accepts_strings = False  # text inputs are refused unless a layer declares it reads them
 
     def __init_subclass__(cls, **kwargs):
@@ -199,17 +210,27 @@ class Layer:
         if "build" in cls.__dict__:  # build() called directly marks the layer built, as in Keras
             user_build = cls.__dict__["build"]
 
+            # wraps: the user's name, docstring and annotations (get_type_hints reads them
+            # through __wrapped__, in the user's module)
+            @functools.wraps(user_build)
             def build(self, input_shape=None, _build=user_build):
                 _build(self, input_shape)
                 self.built = True
-            build.__doc__, build.__wrapped__ = user_build.__doc__, user_build
             cls.build = build
 
-    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
-                 batch_input_shape=None, **kwargs):
+    def __init__(self, trainable: bool = True, name: str | None = None,
+                 dtype: DTypeLike | None = None, input_shape: Shape | None = None,
+                 input_dim: int | None = None, batch_input_shape: Shape | None = None, *,
+                 activity_regularizer: None = None, autocast: bool = True,
+                 **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword arguments "
                             f"{sorted(kwargs)}")
+        check_unimplemented(activity_regularizer,
+                            f"{type(self).__name__} argument `activity_regularizer`",
+                            feature="regularizers")
+        if not check_bool(autocast, f"{type(self).__name__} argument `autocast`"):
+            self.autocast = False  # a class's own default (Embedding's False) stays otherwise
         object.__setattr__(self, "_layers", [])
         self._own_weights = []
         self._inbound_records = []  # every symbolic call of this layer, first call first
@@ -251,13 +272,18 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        own = [w for w, t in self._own_weights if t and self._trainable]
+        if not self._trainable:  # frozen: its sublayers too, even those added since (as Keras)
+            return []
+        own = [w for w, t in self._own_weights if t]
         return unique_by_identity(own + [w for l in self._layers for w in l.trainable_weights])
 
     @property
     def non_trainable_weights(self):
         own = [w for w, t in self._own_weights if not (t and self._trainable)]
-        return unique_by_identity(own + [w for l in self._layers for w in l.non_trainable_weights])
+        sub = [w for l in self._layers for w in (l.non_trainable_weights
+                                                 if self._trainable or not l._trainable
+                                                 else l.weights)]
+        return unique_by_identity(own + sub)
 
     @property
     def weights(self):
@@ -267,8 +293,27 @@ class Layer:
     trainable_variables = trainable_weights
     variables = weights
 
-    def add_weight(self, shape=None, initializer=None, trainable=True, name=None, dtype=None):
-        """Create a weight Tensor of `shape`, filled by `initializer` (name, object or callable)."""
+    def add_weight(self, shape: Shape | None = None, initializer: InitializerLike | None = None,
+                   trainable: bool = True, name: str | None = None,
+                   dtype: DTypeLike | None = None, *, autocast: bool = True,
+                   regularizer: None = None, constraint: None = None, aggregation: str = "none",
+                   overwrite_with_gradient: bool = False) -> Tensor:
+        """Create a weight Tensor of `shape`, filled by `initializer` (name, object or callable;
+        None: glorot_uniform), in `dtype` (None: the layer's).
+
+        Keras's other arguments: `autocast` and `aggregation` (one of Keras's "none", "mean",
+        "sum", "only_first_replica", or None) concern mixed precision and replicas, which
+        minirnn has not: any of their values is accepted and changes nothing. `regularizer`,
+        `constraint` and `overwrite_with_gradient` are not implemented: only their defaults are
+        accepted (UnsupportedArgumentError otherwise)."""
+        what = f"{self._describe()}.add_weight() argument `{{}}`".format
+        check_unimplemented(regularizer, what("regularizer"), feature="regularizers")
+        check_unimplemented(constraint, what("constraint"), feature="constraints")
+        check_unimplemented(overwrite_with_gradient, what("overwrite_with_gradient"), False)
+        check_bool(autocast, what("autocast"))
+        if aggregation is not None:
+            check_choice(aggregation, what("aggregation"),
+                         ["none", "mean", "sum", "only_first_replica"])
         shape = () if shape is None else tuple(int(s) for s in shape)
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = np.dtype(dtype or self.dtype)
@@ -280,11 +325,11 @@ class Layer:
         self._own_weights.append((weight, bool(trainable)))
         return weight
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights as NumPy arrays, in `weights` order."""
         return [w.data.copy() for w in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Assign NumPy arrays to the weights; all are checked before any is changed."""
         current = self.weights
         weights = list(weights)
@@ -303,7 +348,7 @@ class Layer:
         for w, value in zip(current, weights):
             w.data[...] = np.asarray(value, dtype=w.data.dtype)
 
-    def count_params(self):
+    def count_params(self) -> int:
         if not self.built:
             raise ValueError(f"{self.name} is not built yet: call it on an input or build() it first")
         return int(sum(w.size for w in self.weights))
@@ -353,7 +398,10 @@ class Layer:
             array = array.astype(self.dtype, copy=False)
         return Tensor(array)
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run the layer on `inputs` (Tensors, arrays, or a structure of them), building it on the
+        first call; on SymbolicTensors (from `Input`), record the call in a functional graph.
+        `training` and `mask` reach `call` when it takes them."""
         if any(isinstance(x, SymbolicTensor) for x in flatten((inputs, args, kwargs))):
             return self._call_symbolic(inputs, args, kwargs)
         inputs = map_structure(self._convert, inputs)
@@ -488,68 +536,6 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-class InputLayer(Layer):
-    """The layer behind `Input(...)`: holds the model's entry tensor (`output`), has no weights and
-    is never called. Listed in a functional model's `layers`, as in Keras."""
-
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
-                 batch_shape=None, name=None, optional=False, **kwargs):
-        if "input_shape" in kwargs and shape is None:  # Keras's older names
-            shape = kwargs.pop("input_shape")
-        if "batch_input_shape" in kwargs and batch_shape is None:
-            batch_shape = kwargs.pop("batch_input_shape")
-        if shape is not None and batch_shape is not None:
-            raise ValueError(f"InputLayer takes `shape` or `batch_shape`, not both; got "
-                             f"shape={shape!r} and batch_shape={batch_shape!r}")
-        if batch_size is not None and batch_shape is not None:
-            raise ValueError(f"InputLayer takes `batch_size` or `batch_shape`, not both; got "
-                             f"batch_size={batch_size!r} and batch_shape={batch_shape!r}")
-        if shape is None and batch_shape is None:
-            raise ValueError("Input needs `shape` (without the batch axis) or `batch_shape`")
-        for flag, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
-            if value:
-                raise ValueError(f"InputLayer: {flag}=True is not supported (minirnn tensors are "
-                                 f"dense NumPy arrays); got {flag}={value!r}")
-        if batch_shape is None:
-            batch_size = _shape_dims((batch_size,), "InputLayer `batch_size`")
-            batch_shape = batch_size + _shape_dims(shape, "Input `shape`")
-        else:
-            batch_shape = _shape_dims(batch_shape, "Input `batch_shape`")
-        text = dtype is not None and is_string_dtype(_symbolic_dtype(dtype))
-        super().__init__(name=name, dtype=None if text else dtype, **kwargs)
-        if text:
-            self.dtype = "string"  # Keras's name for a text input's dtype
-        self.batch_shape = batch_shape
-        self.sparse = self.ragged = self.optional = False
-        self.built = True
-        tensor = SymbolicTensor(batch_shape, self.dtype, name=self.name)
-        tensor.input_layer = self
-        self._inbound_records.append(_CallRecord(self, (), {}, tensor))
-
-    def __call__(self, *args, **kwargs):
-        raise TypeError(f"InputLayer '{self.name}' is not called on data: use its tensor "
-                        f"(what Input() returns, or `.output`) to build a model")
-
-    def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
-                "ragged": False, "name": self.name, "optional": False}
-
-
-def _shape_dims(shape, what):
-    """A shape as a tuple of ints >= 0 and Nones; an int stands for a shape of one axis."""
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (shape,)
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise TypeError(f"{what} must be a tuple of ints (or None for unknown sizes); got "
-                        f"{shape!r} of type {type(shape).__name__}") from None
-    for d in dims:
-        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0):
-            raise ValueError(f"{what} must hold ints >= 0 or None; got {shape!r}")
-    return tuple(None if d is None else int(d) for d in dims)
-
-
 class _Shaped:
     """Stands in for a tensor when only its shape is needed (building from symbolic shapes)."""
 
@@ -565,3 +551,4 @@ def unique_by_identity(items):
             seen.add(id(item))
             out.append(item)
     return out
+

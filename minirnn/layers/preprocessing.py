@@ -16,15 +16,20 @@ The vocabulary comes from `adapt` (tokens by count, ties in DESCENDING order of 
 quirk of Keras's reversed lexsort, kept so a vocabulary learned here matches Keras's) or from
 `vocabulary=` / `set_vocabulary`.
 """
+from __future__ import annotations
+
 import codecs
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from ..checks import (as_checked_array, as_checked_text_array, check_bool, check_choice, check_int,
                       positive_int)
+from ..hints import ArrayLike
 from ..tensor import Tensor, floatx
 from .base import Layer
 
@@ -80,10 +85,15 @@ class TextVectorization(Layer):
     """
     accepts_strings = True
 
-    def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
-                 split="whitespace", ngrams=None, output_mode="int", output_sequence_length=None,
-                 pad_to_max_tokens=False, vocabulary=None, idf_weights=None, sparse=False,
-                 ragged=False, encoding="utf-8", name=None, **kwargs):
+    def __init__(self, max_tokens: int | None = None,
+                 standardize: str | Callable[[np.ndarray], Any] | None =
+                 "lower_and_strip_punctuation",
+                 split: str | Callable[[np.ndarray], Any] | None = "whitespace",
+                 ngrams: int | tuple[int, ...] | None = None, output_mode: str = "int",
+                 output_sequence_length: int | None = None, pad_to_max_tokens: bool = False,
+                 vocabulary: ArrayLike | None = None, idf_weights: ArrayLike | None = None,
+                 sparse: bool = False, ragged: bool = False, encoding: str = "utf-8",
+                 name: str | None = None, **kwargs: Any) -> None:
         # from a saved config, as Keras keeps them: whether `vocabulary` was given (then adapt is
         # refused) and the vocabulary size that fixes the output width of the non-int modes
         has_input_vocabulary = kwargs.pop("has_input_vocabulary", vocabulary is not None)
@@ -173,14 +183,14 @@ class TextVectorization(Layer):
     def _special_tokens(self):
         return [_MASK, _OOV] if self.output_mode == "int" else [_OOV]
 
-    def get_vocabulary(self, include_special_tokens=True):
+    def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
         """The vocabulary as a list of str; with the special tokens, a token's position is the
         index the layer gives it."""
         special = check_bool(include_special_tokens, "get_vocabulary() argument "
                                                      "include_special_tokens")
         return (self._special_tokens() if special else []) + list(self._tokens)
 
-    def vocabulary_size(self):
+    def vocabulary_size(self) -> int:
         """The number of entries of the vocabulary, special tokens included."""
         return self._token_start() + len(self._tokens)
 
@@ -200,7 +210,8 @@ class TextVectorization(Layer):
         if self.output_mode != "int" and not self.pad_to_max_tokens:
             self._frozen_size = self.vocabulary_size()
 
-    def set_vocabulary(self, vocabulary, idf_weights=None):
+    def set_vocabulary(self, vocabulary: ArrayLike,
+                       idf_weights: ArrayLike | None = None) -> None:
         """Use `vocabulary` (a list or 1-D array of strings; "" and "[UNK]" at its start are
         taken as the special tokens) and, for "tf_idf", one idf weight per entry."""
         what = f"TextVectorization '{self.name}' set_vocabulary()"
@@ -251,7 +262,8 @@ class TextVectorization(Layer):
         self._commit(tokens, idf)
 
     # -- adapt ------------------------------------------------------------------------------
-    def adapt(self, data, batch_size=None, steps=None):
+    def adapt(self, data: ArrayLike | Iterable[Any], batch_size: int | None = None,
+              steps: int | None = None) -> None:
         """Learn the vocabulary from `data`: a list or array of strings, or an iterable of
         batches of strings (a generator, a dataset); at most `steps` batches of an iterable.
         `batch_size` is accepted for Keras's signature; counts do not depend on it."""
@@ -389,7 +401,7 @@ class TextVectorization(Layer):
         return Tensor(as_checked_text_array(x.data if isinstance(x, Tensor) else x,
                                             self._describe()))
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(inputs, (list, tuple)):  # a list of strings is one input, not several
             inputs = self._convert(inputs)
         return super().__call__(inputs, *args, **kwargs)

@@ -1,4 +1,5 @@
-"""RNN(cell): a cell run over a sequence; SimpleRNN, LSTM and GRU are RNN over their cells.
+"""RNN(cell): a cell run over a sequence. SimpleRNN, LSTM and GRU are RNN over their cells
+(rnn_layers.py); Bidirectional runs two of them (bidirectional.py).
 
 Which path runs depends on the cell:
 
@@ -11,32 +12,36 @@ Which path runs depends on the cell:
   loop over the cell's step_forward / step_backward (layers/bptt.py).
 * a cell of your own with hand-written ``step_forward`` / ``step_backward`` (see RNN's docstring):
   the same fused op over them, in the plain loop of layers/bptt.py; no per-op graph.
-* otherwise (``unroll=True``, or a cell with only a ``call``): a Python loop over timesteps calling
-  the cell (a built-in cell's step from primitive ops over inputs projected once); the engine
-  derives BPTT from the recorded ops. Only this path takes inputs given as a structure (a tuple,
-  list or dict of sequences, as the Keras guide's NestedCell), and states and outputs of several
-  axes.
+* otherwise (``unroll=True``, or a cell with only a ``call``): a Python loop over timesteps
+  (time_loop.py) calling the cell (a built-in cell's step from primitive ops over inputs
+  projected once); the engine derives BPTT from the recorded ops. Only this path takes inputs
+  given as a structure (a tuple, list or dict of sequences, as the Keras guide's NestedCell),
+  and states and outputs of several axes.
 
 After a backward pass, `bptt_gradients` holds dL/dh_t (the first state's gradient) for every
 processed timestep, shape (timesteps, batch, *state shape), whichever path ran.
 """
+from __future__ import annotations
+
 import copy
+from typing import Any
 
 import numpy as np
 
-from .. import ops
 from ..checks import check_bool, check_choice, positive_int
 from ..tensor import Tensor
-from ..naming import to_snake_case
-from .base import (InputSpec, Layer, _Shaped, _unique_name, flatten, is_tracing,
-                   map_structure)
+from .base import InputSpec, Layer, _Shaped, flatten, is_tracing, map_structure
 from .fused import BPTT_MODES, fused_rnn
-from .rnn_cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _BuiltinCell,
-                        _groups_states, _gru_step, _lstm_step, _simple_rnn_step,
-                        cell_output_size, cell_state_shapes, check_cell_protocol,
+from .nesting import _is_nested, _is_shape, _map_shapes, _pack, _pack_as, _shape_leaves, \
+    _structure_of
+# the cells' op-level steps stay readable from here, where the unrolled path's tests look
+from .rnn_cells import (StackedRNNCells, _BuiltinCell, _groups_states, _gru_step,  # noqa: F401
+                        _lstm_step, _simple_rnn_step, cell_state_shapes, check_cell_protocol,
                         flatten_shapes)
+from .step_code import _StepCode, _has_step_code
+from .time_loop import TimeLoop
 
-__all__ = ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
+__all__ = ["RNN"]
 
 
 def _check_not_empty(layer, batch, timesteps, shape, call="",
@@ -59,55 +64,6 @@ def _check_sequence(layer, inputs):
         _check_not_empty(layer, shape[0], shape[1], shape)
 
 
-def _is_nested(inputs):
-    """Inputs given as a structure (tuple, list or dict) of sequences rather than one."""
-    return isinstance(inputs, (list, tuple, dict))
-
-
-def _is_shape(shape):
-    """A shape (a tuple of ints and Nones), as opposed to a structure of shapes."""
-    return isinstance(shape, (list, tuple)) and all(
-        d is None or isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
-
-
-def _map_shapes(fn, shapes):
-    """fn applied to every shape of a nested structure of shapes, keeping the structure."""
-    if _is_shape(shapes):
-        return fn(tuple(shapes))
-    if isinstance(shapes, dict):
-        return {k: _map_shapes(fn, v) for k, v in shapes.items()}
-    return type(shapes)(_map_shapes(fn, s) for s in shapes)
-
-
-def _shape_leaves(shapes):
-    """The shapes of a nested structure of shapes, in flatten's order."""
-    if _is_shape(shapes):
-        return [tuple(shapes)]
-    items = shapes.values() if isinstance(shapes, dict) else shapes
-    return [leaf for s in items for leaf in _shape_leaves(s)]
-
-
-def _structure_of(tree):
-    """The nesting of a structure, lists and tuples alike, for comparing two: leaves become 0."""
-    if isinstance(tree, (list, tuple)):
-        return [_structure_of(t) for t in tree]
-    if isinstance(tree, dict):
-        return {k: _structure_of(v) for k, v in tree.items()}
-    return 0
-
-
-def _pack_as(structure, flat):
-    """flat (a list) packed as `structure` (nested tuples, lists, dicts), in flatten's order, each
-    container keeping its type."""
-    it = iter(flat)
-    return map_structure(lambda _: next(it), structure)
-
-
-def _time_mask(mask_t, ndim):
-    """A step's mask (batch,) shaped to broadcast against a (batch, ...) array of rank ndim."""
-    return mask_t.reshape(mask_t.shape + (1,) * (ndim - 1))
-
-
 def _takes_one_tensor(cell):
     """Whether the cell reads one (batch, features) tensor per step: the built-in cells (and a
     stack starting with one), and a cell with hand-written step code, whose kernel is (D, k)."""
@@ -116,26 +72,11 @@ def _takes_one_tensor(cell):
     return isinstance(cell, _BuiltinCell) or _has_step_code(cell)
 
 
-def _has_step_code(cell):
-    """A cell of one's own with a hand-written backward (RNN's docstring gives the protocol)."""
-    return not isinstance(cell, (_BuiltinCell, StackedRNNCells)) and all(
-        callable(getattr(cell, name, None)) for name in ("step_forward", "step_backward"))
-
-
 def _reset_dropout(cell):
     if isinstance(cell, _BuiltinCell):
         cell.reset_dropout_masks()
     for inner in getattr(cell, "cells", ()) if isinstance(cell, StackedRNNCells) else ():
         _reset_dropout(inner)
-
-
-def _pack(structure, flat):
-    """flat (a list) packed as `structure` (nested lists), in flatten's order."""
-    it = iter(flat)
-
-    def pack(s):
-        return [pack(x) for x in s] if isinstance(s, (list, tuple)) else next(it)
-    return pack(structure)
 
 
 def _copy_cell(cell):
@@ -154,7 +95,7 @@ def _copy_cell(cell):
         return copy.deepcopy(cell)
 
 
-class RNN(Layer):
+class RNN(TimeLoop, Layer):
     """Runs a cell over the timesteps of a sequence (Keras's RNN).
 
     cell: a SimpleRNNCell, LSTMCell or GRUCell, a StackedRNNCells (or a list of cells, stacked),
@@ -220,9 +161,10 @@ class RNN(Layer):
     """
     supports_masking = True
 
-    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, zero_output_for_mask=False, recompute=False,
-                 truncate_bptt=None, bptt="fast", **kwargs):
+    def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
+                 zero_output_for_mask: bool = False, recompute: bool | int = False,
+                 truncate_bptt: int | None = None, bptt: str = "fast", **kwargs: Any) -> None:
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         check_cell_protocol(cell, f"{type(self).__name__} argument `cell`")
@@ -513,132 +455,6 @@ class RNN(Layer):
                          bptt="reference")
         return outs[0], list(outs[1:])
 
-    def _steps(self, inputs, training):
-        """step(t, states) -> (output, new states) for the Python loop: a lone built-in cell's
-        op-level step over inputs projected once for all timesteps, else the cell's call (on
-        the step's slice of every input, in the inputs' structure)."""
-        cell = self.cell
-        if isinstance(cell, _BuiltinCell):
-            input_mask, rec_mask = cell.dropout_masks(inputs.shape[0], inputs.shape[-1], training)
-            x = inputs if input_mask is None else inputs * input_mask[:, None, :]
-            bias = cell.bias_value()
-            b_x = bias[0] if cell.reset_after else bias
-            zx = cell.per_step(x @ cell.kernel + b_x)                 # T steps' inputs
-
-            def step(t, states):
-                new = cell.op_step(zx[t], states, rec_mask)
-                return new[0], list(new)
-            return step
-        kwargs = {"training": training} if "training" in getattr(cell, "_call_takes", ()) else {}
-        call = cell if isinstance(cell, Layer) else cell.call
-        if _is_nested(inputs):
-            per_input = [ops.unstack(x, axis=1) for x in flatten(inputs)]
-
-            def step(t, states):
-                return call(_pack_as(inputs, [xs[t] for xs in per_input]), states, **kwargs)
-            return step
-        xs = ops.unstack(inputs, axis=1)
-
-        def step(t, states):
-            return call(xs[t], states, **kwargs)
-        return step
-
-    def _checked_new_states(self, new, structure, batch):
-        """A cell's new states as a list in the states' structure, or a ValueError naming the cell,
-        what was expected and what came. The states may come nested otherwise than the
-        structure (Keras packs them by their flat order); their count and shapes must match."""
-        if not isinstance(new, (list, tuple, dict)):
-            new = [new]
-        flat = flatten(new)
-        expected = [(batch,) + shape for shape in self._flat_state_shapes()]
-        got = [tuple(getattr(s, "shape", ())) for s in flat]
-        if not (got == expected and all(isinstance(s, Tensor) for s in flat)):
-            types = "" if all(isinstance(s, Tensor) for s in flat) else \
-                f" (of types {[type(s).__name__ for s in flat]})"
-            raise ValueError(f"{self._cell_description()} returned {len(flat)} new state(s) of "
-                             f"shapes {got}{types}; its state_size {self.cell.state_size!r} "
-                             f"expects {len(expected)} of shapes "
-                             f"{[('batch',) + shape for shape in self._flat_state_shapes()]}")
-        return _pack(structure, flat), flat
-
-    def _checked_output(self, output, batch, first):
-        """A step's output as a flat list of Tensors. The first step's output (first is None)
-        fixes the output's structure, kept in _output_structure (None for one Tensor); every
-        later step's must have it, with the first step's shapes (first: its flat outputs)."""
-        flat = flatten(output)
-
-        def shapes():
-            return map_structure(lambda o: tuple(o.shape) if isinstance(o, Tensor)
-                                 else type(o).__name__, output)
-        if not flat or not all(isinstance(o, Tensor) and o.ndim >= 1 and o.shape[0] == batch
-                               for o in flat):
-            raise ValueError(f"{self._cell_description()} returned an output {shapes()}; "
-                             f"expected a Tensor (batch, ...) with batch {batch}, or a structure "
-                             f"(tuple, list, dict) of them")
-        if first is None:
-            self._output_structure = map_structure(lambda _: 0, output) \
-                if _is_nested(output) else None
-            return flat
-        structure = map_structure(lambda _: 0, output) if _is_nested(output) else None
-        if _structure_of(structure) != _structure_of(self._output_structure) or \
-                [o.shape for o in flat] != [o.shape for o in first]:
-            was = _pack_as(self._output_structure, [o.shape for o in first]) \
-                if self._output_structure is not None else first[0].shape
-            raise ValueError(f"{self._cell_description()} returned an output {shapes()} after "
-                             f"{was} at the first step: a cell's output keeps its structure and "
-                             f"shapes from step to step")
-        return flat
-
-    def _run_loop(self, inputs, structure_states, mask, training):
-        """A Python loop over the timesteps; the engine records every op. Returns (output, flat
-        final states): output (B, T, ...) with return_sequences, else the last output (B, ...);
-        for a cell whose output is a structure, that structure of them."""
-        step = self._steps(inputs, training)
-        first_input = flatten(inputs)[0]
-        B, T = first_input.shape[0], first_input.shape[1]
-        order = range(T - 1, -1, -1) if self.go_backwards else range(T)
-        states = structure_states
-        flat = flatten(states)
-        out_prev, outputs, raw_hs, out_first = None, [], [], None
-        first = 0
-        if isinstance(self.cell, StackedRNNCells):     # bptt_gradients: the last cell's h
-            first = len(flatten(states)) - len(flatten(states[-1] if len(self.state_size) > 1
-                                                       else states))
-        for i, t in enumerate(order):
-            if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
-                states = _pack(states, [s.detach() for s in flatten(states)])
-                out_prev = None if out_prev is None else [o.detach() for o in out_prev]
-            output, new = step(t, states)
-            out_flat = self._checked_output(output, B, out_first)
-            out_first = out_first or out_flat
-            new, new_flat = self._checked_new_states(new, states, B)
-            h = new_flat[first]                        # the output cell's first state
-            if h.requires_grad:
-                h.retain_grad()
-            raw_hs.append(h)
-            if mask is not None:
-                m = mask[:, t]
-                new_flat = [ops.where(_time_mask(m, n.ndim), n, s)
-                            for n, s in zip(new_flat, flatten(states))]
-                new = _pack(states, new_flat)
-                if out_prev is None or self.zero_output_for_mask:
-                    out_prev = [np.zeros(o.shape, self.dtype) for o in out_flat]
-                out_prev = [ops.where(_time_mask(m, o.ndim), o, p)
-                            for o, p in zip(out_flat, out_prev)]
-                outputs.append(out_prev)
-            else:
-                outputs.append(out_flat)
-            states, flat = new, new_flat
-        self._unrolled_states = raw_hs
-        if not self.return_sequences:  # the last output alone: no (batch, T, units) node to undo
-            out_flat = outputs[-1]
-        else:
-            out_flat = [ops.stack([step_out[k] for step_out in outputs], axis=1)
-                        for k in range(len(outputs[0]))]
-        if self._output_structure is None:
-            return out_flat[0], flat
-        return _pack_as(output, out_flat), flat
-
     def compute_mask(self, inputs, mask=None):
         if isinstance(mask, (list, tuple, dict)):
             mask = next((m for m in flatten(mask) if m is not None), None)
@@ -737,215 +553,3 @@ class RNN(Layer):
         config = Layer.get_config(self)
         config.update(self._rnn_config(), name=name, go_backwards=not self.go_backwards)
         return RNN(_copy_cell(self.cell), **config)
-
-
-class _StepCode:
-    """A cell's own step_forward / step_backward as the reference loop calls them, with their
-    results checked: a wrong count or shape of states is named with the cell and layer."""
-
-    def __init__(self, cell, description, n_states):
-        self.cell, self.description, self.n_states = cell, description, n_states
-        if callable(getattr(cell, "kernel_grad", None)):
-            self.kernel_grad = cell.kernel_grad
-
-    # The first step of each kind is checked; once both passed, the cell's own methods take over
-    # (an instance attribute), so a long sequence pays for no checks per step.
-    def step_forward(self, zx, states, W_h, b_h=None, rec_mask=None):
-        result = self.cell.step_forward(zx, states, W_h, b_h, rec_mask)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise ValueError(f"{self.description}: step_forward must return (new_states, cache); "
-                             f"got {type(result).__name__}")
-        new, cache = result
-        new = tuple(new) if isinstance(new, (list, tuple)) else (new,)
-        got = [np.shape(s) for s in new]
-        want = [np.shape(s) for s in states]
-        if got != want:
-            raise ValueError(f"{self.description}: step_forward returned {len(new)} state(s) of "
-                             f"shapes {got}; expected {len(want)} of shapes {want}")
-        self.step_forward = self.cell.step_forward
-        return new, cache
-
-    def step_backward(self, dstates, cache, W_h):
-        result = self.cell.step_backward(dstates, cache, W_h)
-        if not (isinstance(result, tuple) and len(result) in (3, 4)):
-            raise ValueError(f"{self.description}: step_backward must return (dzx, dzh, "
-                             f"dstates_prev) or (dzx, dzh, dstates_prev, dweights); got "
-                             f"{type(result).__name__} of length {len(result) if isinstance(result, tuple) else '-'}")
-        dprev = tuple(result[2]) if isinstance(result[2], (list, tuple)) else (result[2],)
-        got, want = [np.shape(d) for d in dprev], [np.shape(d) for d in dstates]
-        if got != want:
-            raise ValueError(f"{self.description}: step_backward returned {len(dprev)} state "
-                             f"gradient(s) of shapes {got}; expected {len(want)} of shapes {want}")
-        if isinstance(result[2], tuple):
-            self.step_backward = self.cell.step_backward
-        return (result[0], result[1], dprev) + tuple(result[3:])
-
-    def kernel_grad(self, caches, dzh_seq):
-        """sum_t rec_in_t^T @ dzh_t, one matmul over all steps."""
-        rec_in = np.stack([c["rec_in"] if isinstance(c, dict) else c.rec_in for c in caches])
-        H, k = rec_in.shape[-1], dzh_seq.shape[-1]
-        return rec_in.reshape(-1, H).T @ dzh_seq.reshape(-1, k)
-
-
-# -- SimpleRNN, LSTM, GRU: RNN over their cells, the cell's arguments flattened into the layer's ----
-
-class _CellLayer(RNN):
-    """A recurrent layer made of one built-in cell, which it builds from its own arguments and
-    exposes by them (units, activation, ...), as Keras's SimpleRNN, LSTM and GRU do."""
-    cell_class = SimpleRNNCell
-    _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
-                 "zero_output_for_mask", "recompute", "truncate_bptt", "bptt")
-    _LAYER_ARGS = ("trainable", "name", "dtype", "input_shape", "input_dim", "batch_input_shape")
-
-    def __init__(self, units, *args, **kwargs):
-        rnn_kwargs = {k: kwargs.pop(k) for k in self._RNN_ARGS + self._LAYER_ARGS if k in kwargs}
-        if rnn_kwargs.get("name") is None:
-            rnn_kwargs["name"] = _unique_name(to_snake_case(type(self).__name__))
-        if not isinstance(rnn_kwargs["name"], str):
-            raise TypeError(f"{type(self).__name__} `name` must be a string or None; got "
-                            f"{rnn_kwargs['name']!r} of type {type(rnn_kwargs['name']).__name__}")
-        try:
-            cell = self.cell_class(units, *args, name=rnn_kwargs["name"] + "_cell",
-                                   dtype=rnn_kwargs.get("dtype"),
-                                   trainable=rnn_kwargs.get("trainable", True), **kwargs)
-        except TypeError as error:
-            message = str(error).replace(self.cell_class.__name__, type(self).__name__)
-            raise TypeError(message) from None
-        except ValueError as error:
-            message = str(error).replace(self.cell_class.__name__, type(self).__name__)
-            raise ValueError(message) from None
-        super().__init__(cell, **rnn_kwargs)
-
-    def __getattr__(self, name):
-        # the cell's arguments and weights read through the layer (layer.units, layer.kernel)
-        if name in _CELL_ATTRIBUTES and "cell" in self.__dict__:
-            return getattr(self.__dict__["cell"], name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def get_config(self):
-        config = Layer.get_config(self)
-        config.update(self._rnn_config())
-        cell_config = self.cell.get_config()
-        for key in ("name", "trainable", "dtype"):
-            cell_config.pop(key, None)
-        config.update(cell_config)
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**config)
-
-    def _backward_copy(self, name):
-        config = self.get_config()
-        config.update(name=name, go_backwards=not self.go_backwards)
-        return type(self).from_config(config)
-
-
-_CELL_ATTRIBUTES = frozenset({
-    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
-    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "reset_after", "dropout",
-    "recurrent_dropout", "seed", "kernel", "recurrent_kernel", "bias", "gates"})
-
-
-class SimpleRNN(_CellLayer):
-    """Fully connected RNN: h_t = activation(x_t W_x + b + h_{t-1} W_h); RNN(SimpleRNNCell)."""
-    cell_class = SimpleRNNCell
-
-
-class LSTM(_CellLayer):
-    """Long short-term memory; gates i, f, c, o as in Keras; RNN(LSTMCell)."""
-    cell_class = LSTMCell
-
-
-class GRU(_CellLayer):
-    """Gated recurrent unit; gates z, r, h as in Keras (reset_after=True by default); RNN(GRUCell)."""
-    cell_class = GRUCell
-
-
-class Bidirectional(Layer):
-    """Runs `layer` forwards and a copy of it backwards in time, and merges the two outputs.
-
-    merge_mode: "concat", "sum", "mul", "ave", or None (returns [forward, backward]).
-    Weights: the forward layer's, then the backward layer's, as in Keras.
-    """
-    supports_masking = True
-    _MERGES = {"concat": lambda a, b: ops.concat([a, b], axis=-1), "sum": ops.add,
-               "mul": ops.mul, "ave": lambda a, b: (a + b) * 0.5, None: None}
-
-    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
-        if not isinstance(layer, RNN):
-            raise TypeError(f"Bidirectional argument `layer` must be a recurrent layer (RNN, SimpleRNN, "
-                            f"LSTM, GRU); got {layer!r} of type {type(layer).__name__}")
-        if backward_layer is not None and not isinstance(backward_layer, RNN):
-            raise TypeError(f"Bidirectional argument `backward_layer` must be None or a recurrent "
-                            f"layer (SimpleRNN, LSTM, GRU); got {backward_layer!r} of type "
-                            f"{type(backward_layer).__name__}")
-        if merge_mode is not None:  # Keras's choices: "sum", "mul", "ave", "concat" or None
-            check_choice(merge_mode, "Bidirectional argument `merge_mode` (or None)",
-                         [m for m in self._MERGES if m is not None])
-        super().__init__(**kwargs)
-        if backward_layer is None:
-            backward_layer = layer._backward_copy("backward_" + layer.name)
-        # Keras zeroes the outputs of masked steps in both directions when returning sequences
-        layer.zero_output_for_mask = backward_layer.zero_output_for_mask = layer.return_sequences
-        self.forward_layer, self.backward_layer = layer, backward_layer
-        self.merge_mode = merge_mode
-        self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
-        self.input_spec = layer.input_spec
-
-    def _check_inputs(self, inputs):
-        if _is_nested(inputs):  # the directions' outputs are merged (or reversed) as one each
-            raise ValueError(f"Bidirectional '{self.name}' takes one input sequence (batch, "
-                             f"timesteps, ...); got a {type(inputs).__name__} of "
-                             f"{len(flatten(inputs))}")
-        super()._check_inputs(inputs)
-        _check_sequence(self, inputs)
-
-    def build(self, input_shape):
-        self.forward_layer._maybe_build(_Shaped(input_shape))
-        self.backward_layer._maybe_build(_Shaped(input_shape))
-
-    def call(self, inputs, initial_state=None, mask=None, training=None):
-        fw_state = bw_state = None
-        if initial_state is not None:
-            half = len(initial_state) // 2
-            fw_state, bw_state = initial_state[:half], initial_state[half:]
-        fw = self.forward_layer(inputs, initial_state=fw_state, mask=mask, training=training)
-        bw = self.backward_layer(inputs, initial_state=bw_state, mask=mask, training=training)
-        fw_states = bw_states = []
-        if self.return_state:
-            fw, fw_states = fw[0], fw[1:]
-            bw, bw_states = bw[0], bw[1:]
-        if self.return_sequences:
-            bw = bw[:, ::-1]  # back into input order
-        merge = self._MERGES[self.merge_mode]
-        output = [fw, bw] if merge is None else merge(fw, bw)
-        if self.return_state:
-            return (output if merge is None else [output]) + list(fw_states) + list(bw_states)
-        return output
-
-    def compute_mask(self, inputs, mask=None):
-        out_mask = mask if self.return_sequences else None
-        outputs = [out_mask, out_mask] if self.merge_mode is None else [out_mask]
-        if self.return_state:
-            return outputs + [None] * (2 * len(self.forward_layer.state_size))
-        return outputs if self.merge_mode is None else out_mask
-
-    def reset_states(self):
-        self.forward_layer.reset_states()
-        self.backward_layer.reset_states()
-
-    def get_config(self):
-        from ..saving import serialization  # late: saving sits above layers
-        return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": serialization.serialize_layer(self.forward_layer)}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        from ..saving import registry, serialization  # late: saving sits above layers
-        config = dict(config)
-        with registry.loading_scope(custom_objects):
-            if config.get("backward_layer") is not None:  # Keras's configs name it
-                config["backward_layer"] = serialization.deserialize_layer(config["backward_layer"])
-            return cls(serialization.deserialize_layer(config.pop("layer")), **config)
-

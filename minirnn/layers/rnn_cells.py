@@ -9,11 +9,21 @@ op-level step below over inputs projected once for all timesteps.
 Dropout as Keras 3's DropoutRNNCell: one input mask (B, D) and one recurrent mask (B, units) per
 sequence, shared by the gates; RNN draws them before its time loop and clears them after, so every
 step of a sequence uses the same masks.
+
+The cells list Keras 3's arguments. Regularizers and constraints (annotated `None`) are not
+implemented: only that default is accepted, another value raises UnsupportedArgumentError.
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from .. import activations, initializers, ops
-from ..checks import check_bool, check_fraction, non_negative_int, positive_int
+from ..checks import check_bool, check_fraction, check_unimplemented, non_negative_int, \
+    positive_int
+from ..hints import ActivationLike, InitializerLike, Seed
 from ..random import generator
 from ..tensor import Tensor
 from . import cells
@@ -63,6 +73,14 @@ def _gru_step(zx, states, w_h, b_h, rec_mask, act, ract, reset_after):
         z, r = ract(z), ract(r)
     hh = act(x_h + r * h_h) if reset_after else act(x_h + (r * h_rec) @ w_h[:, 2 * H:])
     return (hh + z * (h_prev - hh),)               # = z h_prev + (1 - z) hh, as the fused cell
+
+
+def refuse_regularizers(layer, **arguments):
+    """Keras's regularizer and constraint arguments of a recurrent cell or layer: each must be
+    None, checked before the layer changes anything."""
+    for name, value in arguments.items():
+        feature = "regularizers" if name.endswith("regularizer") else "constraints"
+        check_unimplemented(value, f"{type(layer).__name__} argument `{name}`", None, feature)
 
 
 def cell_output_size(cell):
@@ -224,12 +242,21 @@ class SimpleRNNCell(_BuiltinCell):
     """h_t = activation(x_t W_x + b + h_{t-1} W_h). Weights: kernel (D, units), recurrent_kernel
     (units, units), bias (units,)."""
 
-    def __init__(self, units, activation="tanh", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, seed=None,
-                 **kwargs):
+    def __init__(self, units: int, activation: ActivationLike = "tanh", use_bias: bool = True,
+                 kernel_initializer: InitializerLike = "glorot_uniform",
+                 recurrent_initializer: InitializerLike = "orthogonal",
+                 bias_initializer: InitializerLike = "zeros", kernel_regularizer: None = None,
+                 recurrent_regularizer: None = None, bias_regularizer: None = None,
+                 kernel_constraint: None = None, recurrent_constraint: None = None,
+                 bias_constraint: None = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, seed: Seed = None, **kwargs: Any) -> None:
         if "recurrent_activation" in kwargs:
             raise TypeError(f"{type(self).__name__} has no recurrent_activation argument")
+        refuse_regularizers(self, kernel_regularizer=kernel_regularizer,
+                            recurrent_regularizer=recurrent_regularizer,
+                            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                            recurrent_constraint=recurrent_constraint,
+                            bias_constraint=bias_constraint)
         super().__init__(units, activation=activation, use_bias=use_bias,
                          kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
@@ -245,10 +272,21 @@ class LSTMCell(_BuiltinCell):
     gates, n_states = 4, 2
     _op_step = staticmethod(_lstm_step)
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", unit_forget_bias=True, dropout=0.0,
-                 recurrent_dropout=0.0, seed=None, **kwargs):
+    def __init__(self, units: int, activation: ActivationLike = "tanh",
+                 recurrent_activation: ActivationLike = "sigmoid", use_bias: bool = True,
+                 kernel_initializer: InitializerLike = "glorot_uniform",
+                 recurrent_initializer: InitializerLike = "orthogonal",
+                 bias_initializer: InitializerLike = "zeros", unit_forget_bias: bool = True,
+                 kernel_regularizer: None = None, recurrent_regularizer: None = None,
+                 bias_regularizer: None = None, kernel_constraint: None = None,
+                 recurrent_constraint: None = None, bias_constraint: None = None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, seed: Seed = None,
+                 **kwargs: Any) -> None:
+        refuse_regularizers(self, kernel_regularizer=kernel_regularizer,
+                            recurrent_regularizer=recurrent_regularizer,
+                            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                            recurrent_constraint=recurrent_constraint,
+                            bias_constraint=bias_constraint)
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
                          use_bias=use_bias, kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
@@ -282,10 +320,21 @@ class GRUCell(_BuiltinCell):
     gates = 3
     _op_step = staticmethod(_gru_step)
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, reset_after=True,
-                 seed=None, **kwargs):
+    def __init__(self, units: int, activation: ActivationLike = "tanh",
+                 recurrent_activation: ActivationLike = "sigmoid", use_bias: bool = True,
+                 kernel_initializer: InitializerLike = "glorot_uniform",
+                 recurrent_initializer: InitializerLike = "orthogonal",
+                 bias_initializer: InitializerLike = "zeros", kernel_regularizer: None = None,
+                 recurrent_regularizer: None = None, bias_regularizer: None = None,
+                 kernel_constraint: None = None, recurrent_constraint: None = None,
+                 bias_constraint: None = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, reset_after: bool = True, seed: Seed = None,
+                 **kwargs: Any) -> None:
+        refuse_regularizers(self, kernel_regularizer=kernel_regularizer,
+                            recurrent_regularizer=recurrent_regularizer,
+                            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                            recurrent_constraint=recurrent_constraint,
+                            bias_constraint=bias_constraint)
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
                          use_bias=use_bias, kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
@@ -386,7 +435,7 @@ class StackedRNNCells(Layer):
     state_size is the list of the cells' state sizes; states travel as one entry per cell (a
     list for a cell whose initial state is a list)."""
 
-    def __init__(self, cells, **kwargs):
+    def __init__(self, cells: Sequence[Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(cells, (list, tuple)) or not cells:
             raise ValueError(f"StackedRNNCells argument `cells` must be a non-empty list of RNN "

@@ -3,7 +3,7 @@ compile / fit / evaluate / predict / summary, and saving.
 
 By job: `functional` (Model and its graph), `sequential`, `training` (the Trainer mixin: compile,
 fit, evaluate, predict), `summary`, `model_io` (save_model, load_model)."""
-from ..layers.base import Input
+from ..layers.input_layer import Input
 from .functional import Model
 from .model_io import load_model
 from .sequential import Sequential

@@ -1,11 +1,18 @@
 """The functional model: `Model(inputs, outputs)` over `Input(...)` tensors, run by replaying the
 recorded layer calls, and its JSON config; a subclassed Model overrides `call` instead. Training
 comes from the Trainer mixin, the summary table and the files from their own modules."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from .. import ops, saving
-from ..layers.base import (Input, InputLayer, Layer, SymbolicTensor, flatten, is_string_dtype,
-                           map_structure)
+from ..checks import UnsupportedArgumentError, check_bool, check_unimplemented, positive_int
+from ..layers.base import Layer, SymbolicTensor, flatten, is_string_dtype, map_structure
+from ..layers.input_layer import Input, InputLayer
 from ..layers.masks import get_mask, set_mask
 from ..saving.registry import loading_scope
 from ..saving.serialization import deserialize_layer, serialize_layer
@@ -20,11 +27,14 @@ __all__ = ["Model", "adjust_input_rank", "input_rank_adjustment"]
 class Model(Trainer, Layer):
     """A trainable stack of layers.
 
-    Functional: `Model(inputs, outputs)` over `Input(...)` tensors. Subclassed: define layers in
-    `__init__` and the computation in `call(inputs, training=None)`.
+    Functional: `Model(inputs, outputs)` over `Input(...)` tensors (one, or a list of them).
+    Subclassed: define layers in `__init__` and the computation in `call(inputs,
+    training=None)`; `inputs` and `outputs` are then left out. Other keywords (trainable,
+    dtype) are the Layer's.
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)  # Trainer's state, over Layer's
         self._records = None
         if inputs is not None or outputs is not None:
@@ -103,24 +113,54 @@ class Model(Trainer, Layer):
     reset_state = reset_states
 
     # -- summary ----------------------------------------------------------------------------
-    def summary(self, print_fn=print, line_length=80):
-        """Keras's table: layer (type), output shape, parameter count; then the totals."""
-        print_summary(self, print_fn, line_length)
+    def summary(self, line_length: int | None = None, positions: None = None,
+                print_fn: Callable[..., Any] | None = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: None = None) -> None:
+        """Keras's table: layer (type), output shape, parameter count; then the totals.
+        line_length: the table's width (None: 80); print_fn: called with each line (None:
+        print). Keras's column `positions`, `expand_nested`, `show_trainable` and
+        `layer_range` are not implemented: only their defaults are accepted."""
+        what = "summary() argument `{}`".format
+        check_unimplemented(positions, what("positions"), feature="custom column positions")
+        check_unimplemented(expand_nested, what("expand_nested"), False, "nested tables")
+        check_unimplemented(show_trainable, what("show_trainable"), False, "a trainable column")
+        check_unimplemented(layer_range, what("layer_range"), feature="a range of layers")
+        line_length = 80 if line_length is None else positive_int(line_length,
+                                                                  "summary() argument line_length")
+        print_summary(self, print if print_fn is None else print_fn, line_length)
 
     # -- saving -----------------------------------------------------------------------------
-    def save_weights(self, filepath):
+    def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True,
+                     max_shard_size: None = None) -> None:
         """Write every weight (atomically: an interrupted save leaves the old file): to a Keras
-        `.weights.h5` file (with its optimizer state; needs h5py), or else to minirnn's .npz."""
+        `.weights.h5` file (with its optimizer state; needs h5py), or else to minirnn's .npz.
+        overwrite=False refuses an existing file (FileExistsError) where Keras would ask;
+        sharding (`max_shard_size`) is not implemented: only None is accepted."""
+        check_unimplemented(max_shard_size, "save_weights() argument `max_shard_size`",
+                            feature="sharded weight files")
+        _refuse_overwrite(filepath, overwrite, "save_weights")
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
         """Read weights from `.weights.h5` / `.keras` (Keras's, or ours) or .npz; a file that does
-        not match leaves the model unchanged."""
+        not match leaves the model unchanged (`skip_mismatch=True`, which would load what fits,
+        is not implemented: only False is accepted)."""
+        check_unimplemented(skip_mismatch, "load_weights() argument `skip_mismatch`", False,
+                            "loading the weights that fit")
         saving.load_weights(self, filepath)
 
-    def save(self, filepath):
+    def save(self, filepath: str | os.PathLike, overwrite: bool = True,
+             zipped: bool | None = None) -> None:
         """Architecture, weights and compile settings in one file: `.keras` (Keras 3's zip, which
-        keras.saving.load_model reads; needs h5py) or `.npz` (minirnn's, NumPy alone)."""
+        keras.saving.load_model reads; needs h5py) or `.npz` (minirnn's, NumPy alone).
+        overwrite=False refuses an existing file (FileExistsError) where Keras would ask;
+        `zipped` may be None or True (both files are zip archives): Keras's unzipped folder
+        (False) is not implemented."""
+        if zipped is not None and not check_bool(zipped, "save() argument zipped"):
+            raise UnsupportedArgumentError(
+                "save() argument `zipped`: minirnn does not implement zipped (an unzipped "
+                "folder); only None or True is accepted, got False")
+        _refuse_overwrite(filepath, overwrite, "save")
         from .model_io import save_model  # late: model_io builds models, so it imports this module
         save_model(self, filepath)
 
@@ -181,6 +221,13 @@ class Model(Trainer, Layer):
         outputs = [resolve({"__tensor__": o}) for o in config["outputs"]]
         return cls(inputs[0] if config["single_input"] else inputs,
                    outputs[0] if config["single_output"] else outputs, name=config["name"])
+
+
+def _refuse_overwrite(filepath, overwrite, method):
+    """overwrite=False and a file already there: FileExistsError before anything is written."""
+    if not check_bool(overwrite, f"{method}() argument overwrite") and os.path.exists(filepath):
+        raise FileExistsError(f"{method}() with overwrite=False: {os.fspath(filepath)!r} "
+                              f"already exists")
 
 
 def _walk_layers(layer):

@@ -1,7 +1,13 @@
 """Sequential: a linear stack of layers, each fed the one output of the layer before."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
-from ..layers.base import Input, InputLayer, Layer, LayerNotCalledError, SymbolicTensor, flatten
+from ..layers.base import Layer, LayerNotCalledError, SymbolicTensor, flatten
+from ..layers.input_layer import Input, InputLayer
 from ..saving.serialization import deserialize_layer, serialize_layer
 from ..tensor import Tensor
 from .functional import Model, _refuse_empty_batch, adjust_input_rank
@@ -15,14 +21,15 @@ class Sequential(Model):
     `layers` holds the layers added, never an InputLayer (as in Keras 3): an `Input(...)` (or an
     InputLayer) given first only declares the input shape."""
 
-    def __init__(self, layers=None, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, layers: Sequence[Any] | None = None, trainable: bool = True,
+                 name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name=name, trainable=trainable, **kwargs)
         self._input = None
         self.layers = []
         for layer in layers or []:
             self.add(layer)
 
-    def add(self, layer):
+    def add(self, layer: Any) -> None:
         if isinstance(layer, InputLayer):
             layer = layer.output
         if isinstance(layer, SymbolicTensor):
