@@ -129,6 +129,7 @@ def test_bench_fit_data_reduced(tmp_path):
         row = re.search(rf"^{source}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", out, re.M)
         assert row, f"no {source} row in:\n{out}"
         median, best, per_step, ratio = map(float, row.groups())
-        assert 0 < best <= median and math.isclose(per_step, median / 4, rel_tol=0.02, abs_tol=1e-3)
+        # ms/step is the unrounded median over 4 steps; the median is printed to 0.1 ms
+        assert 0 < best <= median and math.isclose(per_step, median / 4, abs_tol=0.05 / 4 + 5e-4)
     rows = {r["source"]: r for r in json.loads(out_json.read_text())["rows"]}
     assert rows["arrays"]["ratio"] == 1.0 and set(rows) == {"arrays", "PyDataset", "generator"}

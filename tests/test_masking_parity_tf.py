@@ -29,14 +29,17 @@ T, V, B, E, U = 6, 9, 5, 3, 4
 @pytest.fixture(params=["float64", "float32"])
 def dtype(request):
     """Both libraries compute in this float dtype for the test."""
-    previous = keras.config.floatx(), minirnn.floatx()
+    # Keras fixes its global dtype policy when first used: set_floatx alone would not reach it
+    previous = keras.config.floatx(), keras.config.dtype_policy(), minirnn.floatx()
     keras.config.set_floatx(request.param)
+    keras.config.set_dtype_policy(request.param)
     minirnn.set_floatx(request.param)
     try:
         yield request.param
     finally:
         keras.config.set_floatx(previous[0])
-        minirnn.set_floatx(previous[1])
+        keras.config.set_dtype_policy(previous[1])
+        minirnn.set_floatx(previous[2])
 
 
 def tokens(seed, rows=B):
