@@ -13,7 +13,7 @@ computes masks inside its layers, so these are skipped, with the `mask` argument
 import copy
 import warnings
 
-from ..layers.base import SymbolicTensor, flatten
+from ..layers.base import InputLayer, SymbolicTensor, flatten
 from . import keras_table as table
 from .serialization import config_error, serialize_layer
 
@@ -153,9 +153,8 @@ def _input_layer(shape, dtype, name):
             "registered_name": None}
 
 
-def model_to_keras(model, ordered_layers):
-    """config.json's dict (without compile_config) of a Sequential or functional minirnn model.
-    `ordered_layers`: Keras's order of the model's layers (h5_weights.keras_layer_order)."""
+def model_to_keras(model):
+    """config.json's dict (without compile_config) of a Sequential or functional minirnn model."""
     dropped = []
     if type(model).__name__ == "Sequential" or hasattr(model, "_chain"):
         layers = []
@@ -172,7 +171,7 @@ def model_to_keras(model, ordered_layers):
         entry = {**table.MODEL_ENTRIES["Sequential"], "config": config, "build_config": build}
     else:
         entry = {**table.MODEL_ENTRIES["Functional"],
-                 "config": _functional_to_keras(model, ordered_layers, dropped),
+                 "config": _functional_to_keras(model, dropped),
                  "build_config": {"input_shape": None}}
     if dropped:
         warnings.warn("Keras has no counterpart of these minirnn options, which are left out of "
@@ -181,16 +180,11 @@ def model_to_keras(model, ordered_layers):
     return entry
 
 
-def _functional_to_keras(model, ordered_layers, dropped):
+def _functional_to_keras(model, dropped):
     if model._records is None:
         model.get_config()  # raises the subclassed model's error
-    names = {}
-    for sym in model.inputs:
-        names[id(sym)] = sym.name
-    for item in ordered_layers:
-        if not isinstance(item, SymbolicTensor):
-            names[id(item)] = item.name
-    duplicated = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+    names = [layer.name for layer in model.layers]  # InputLayers included: they name the inputs
+    duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ValueError(f"model '{model.name}' has several layers or inputs named {duplicated}; "
                          f"Keras needs unique names to save it")
@@ -222,9 +216,9 @@ def _functional_to_keras(model, ordered_layers, dropped):
         nodes.setdefault(id(record.layer), []).append(
             {"args": tensor(list(record.args)), "kwargs": tensor(kwargs)})
     layers = []
-    for item in ordered_layers:
-        if isinstance(item, SymbolicTensor):
-            entry = _input_layer(item.shape, item.dtype, item.name)
+    for item in model.layers:  # in Keras's order, which numbers the weights file's groups
+        if isinstance(item, InputLayer):
+            entry = _input_layer(item.batch_shape, item.dtype, item.name)
             entry.update(name=item.name, inbound_nodes=[])
         else:
             entry = layer_to_keras(serialize_layer(item), dropped)

@@ -61,11 +61,10 @@ def save_model(model, filepath):
     """model as a .keras zip Keras 3 loads: architecture, weights, compile settings and the
     optimizer's state."""
     h5py = h5_weights.require_h5py(filepath)
-    ordered = h5_weights.keras_layer_order(model)
-    entry = keras_config.model_to_keras(model, ordered)
+    entry = keras_config.model_to_keras(model)
     entry["compile_config"] = keras_config.compile_to_keras(model)
     config_json = json.dumps(entry)
-    weights = _weights_bytes(h5py, model, ordered)
+    weights = _weights_bytes(h5py, model)
     metadata = json.dumps({"keras_version": KERAS_FORMAT_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
 
@@ -240,11 +239,10 @@ def load_model(filepath, build, custom_objects=None, compile=True, safe_mode=Tru
 
 
 def _objects_in_order(model, order, filepath):
-    """The model's layers (and, for a functional model, its inputs) named in `order`."""
+    """The model's layers (InputLayers included, for a functional model) in the file's order."""
     if hasattr(model, "_chain"):
         return list(model.layers)
     by_name = {layer.name: layer for layer in model.layers}
-    by_name.update({sym.name: sym for sym in model.inputs})
     missing = [name for name in order if name not in by_name]
     if missing:
         raise _error(filepath, f"lists layers {missing} that the model built from it lacks")
