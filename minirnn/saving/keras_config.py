@@ -100,7 +100,13 @@ def layer_to_keras(spec, dropped=None):
         config["backward_layer"] = backward
     elif class_name == "TimeDistributed":
         config["layer"] = layer_to_keras(config["layer"], dropped)
-    return {"module": table.KERAS_LAYERS_MODULE if registered is None else "minirnn.layers",
+    elif class_name == "RNN":
+        config["cell"] = layer_to_keras(config["cell"], dropped)
+    elif class_name == "StackedRNNCells":
+        config["cells"] = [layer_to_keras(cell, dropped) for cell in config["cells"]]
+    # a registered class is found by its registered name; no module is named, as Keras writes
+    # for a class it cannot import by path
+    return {"module": table.KERAS_LAYERS_MODULE if registered is None else None,
             "class_name": class_name, "config": config, "registered_name": registered}
 
 
@@ -138,6 +144,13 @@ def layer_from_keras(spec):
         config["layer"] = layer_from_keras(config["layer"])
         if config.get("backward_layer") is not None:
             config["backward_layer"] = layer_from_keras(config["backward_layer"])
+    elif class_name == "RNN":
+        config["cell"] = layer_from_keras(config.get("cell"))
+    elif class_name == "StackedRNNCells":
+        cells = config.get("cells")
+        if not isinstance(cells, list):
+            raise config_error(f"{where}: 'cells' must be a list of cell entries; got {cells!r}")
+        config["cells"] = [layer_from_keras(cell) for cell in cells]
     out = {"class_name": class_name, "config": config}
     if isinstance(registered, str) and class_name not in table.SHARED_LAYER_CLASSES:
         out["registered_name"] = registered
