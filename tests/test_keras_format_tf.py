@@ -566,3 +566,95 @@ def test_minirnn_layer_without_keras_counterpart_is_refused(tmp_path):
     with pytest.raises(ValueError, match="Lambda"):
         model.save(tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
+
+
+# -- TextVectorization: the vocabulary travels as Keras's assets ------------------------------------
+
+TEXTS = ["The cat sat on the mat.", "the DOG ran far; the cat ran!", "a cat and a dog",
+         "It's the END", "école ÉCOLE Ünïcode", "zeta zeta alpha"]
+QUERIES = np.array([["the cat and the dog"], ["unknown words, NOT seen"], [""], ["école"],
+                    ["zeta alpha alpha mat"]], dtype=object)
+TEXT_MODES = {"int": {"output_sequence_length": 6}, "multi_hot": {}, "tf_idf": {},
+              "given": {"vocabulary": ["cat", "dog", "the", "école"]}}
+
+
+def text_model(lib, mode, texts=TEXTS):
+    """Text in, a TextVectorization (adapted to `texts`, or with a vocabulary given), then an
+    Embedding and an LSTM over the ids (modes "int", "given") or a Dense over the vector."""
+    L = lib.layers
+    options = dict(TEXT_MODES[mode])
+    output_mode = "int" if mode == "given" else mode
+    vectorizer = L.TextVectorization(max_tokens=24, output_mode=output_mode, name="tv", **options)
+    if "vocabulary" not in options:
+        vectorizer.adapt(texts)
+    text = lib.Input((1,), dtype="string", name="text")
+    x = vectorizer(text)
+    if output_mode == "int":
+        x = L.LSTM(3, name="rnn")(L.Embedding(24, 4, mask_zero=True, name="emb")(x))
+    return lib.Model(text, L.Dense(2, name="d")(x), name="text_model")
+
+
+def vectorizer_of(model):
+    return next(l for l in model.layers if type(l).__name__ == "TextVectorization")
+
+
+def assert_same_text_models(ours, theirs):
+    assert vectorizer_of(ours).get_vocabulary() == \
+        [str(t) for t in vectorizer_of(theirs).get_vocabulary()]
+    expected = np.asarray(theirs(tf.constant(QUERIES.astype(str))))  # Keras's predict takes no str
+    assert_close(ours.predict(QUERIES, verbose=0), expected, "float32")
+
+
+@pytest.mark.parametrize("mode", sorted(TEXT_MODES))
+def test_keras_text_model_loads_in_minirnn(mode, tmp_path):
+    keras.utils.set_random_seed(20)
+    kmodel = text_model(keras, mode)
+    kmodel.save(tmp_path / "k.keras")
+    with zipfile.ZipFile(tmp_path / "k.keras") as archive:  # where Keras keeps the vocabulary
+        assets = sorted(n for n in archive.namelist() if n.startswith("assets/"))
+    assert assets == ([] if mode == "given" else
+                      ["assets/layers/text_vectorization/_lookup_layer/vocabulary.txt",
+                       "assets/layers/text_vectorization/vocabulary.txt"])
+    loaded = minirnn.load_model(tmp_path / "k.keras")
+    assert_same_text_models(loaded, kmodel)
+    if mode == "int":  # a learned vocabulary may be learned again, as in Keras
+        vectorizer_of(loaded).adapt(["new words only"])
+        assert vectorizer_of(loaded).get_vocabulary()[-3:] == ["words", "only", "new"]
+
+
+@pytest.mark.parametrize("mode", sorted(TEXT_MODES))
+def test_minirnn_text_model_loads_in_keras(mode, tmp_path):
+    minirnn.random.set_random_seed(21)
+    mmodel = text_model(minirnn, mode)
+    mmodel.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert_same_text_models(mmodel, loaded)
+    again = minirnn.load_model(tmp_path / "m.keras")  # and back
+    assert_same_text_models(again, loaded)
+
+
+@pytest.mark.parametrize("mode", sorted(TEXT_MODES))
+def test_text_model_weights_h5_both_ways(mode, tmp_path):
+    """A weights file holds no vocabulary: both models learn theirs from the same texts."""
+    keras.utils.set_random_seed(22)
+    kmodel = text_model(keras, mode)
+    kmodel.save_weights(tmp_path / "k.weights.h5")
+    mmodel = text_model(minirnn, mode)
+    mmodel.load_weights(tmp_path / "k.weights.h5")
+    assert_same_text_models(mmodel, kmodel)
+    minirnn.random.set_random_seed(23)
+    other = text_model(minirnn, mode)
+    other.save_weights(tmp_path / "m.weights.h5")
+    kmodel.load_weights(tmp_path / "m.weights.h5")
+    assert_same_text_models(other, kmodel)
+
+
+def test_text_model_file_without_its_vocabulary_is_named(tmp_path):
+    text_model(minirnn, "int").save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        members = {n: archive.read(n) for n in archive.namelist() if "vocabulary" not in n}
+    with zipfile.ZipFile(tmp_path / "m.keras", "w") as archive:
+        for n, content in members.items():
+            archive.writestr(n, content)
+    with pytest.raises(ValueError, match=r"m\.keras.*vocabulary\.txt.*'tv'"):
+        minirnn.load_model(tmp_path / "m.keras")

@@ -136,10 +136,6 @@ class _MaskTensor:
         self.name = name
 
 
-def _op(name, inputs, ndim):
-    return _MaskTensor(name, inputs, ndim)
-
-
 def _ndim(mask):
     return mask.ndim if isinstance(mask, _MaskTensor) else len(mask.shape)
 
@@ -150,22 +146,22 @@ _CALL_WITHOUT_MASK = frozenset({"Add", "Average", "Multiply"})
 _OR_MERGES = frozenset({"Add", "Average", "Multiply", "Subtract", "Maximum", "Minimum"})
 
 
-def _computed_mask(layer, first, masks, previous):
+def _computed_mask(layer, first, previous):
     """The mask tensor Keras's compute_mask makes for `layer` called on `first` (the tensors of
-    its first argument), their masks `masks` (None where a tensor has none), and `previous` (the
-    masks as compute_mask receives them: the `mask` argument's, else `masks`)."""
+    its first argument) with `previous`, the masks it receives: the `mask` argument's if the
+    call names one, else those of `first` (None where a tensor has none)."""
     kind = type(layer).__name__
     if kind == "Embedding":  # ops.not_equal(inputs, 0)
-        return _op("NotEqual", first[:1], _ndim(first[0]))
+        return _MaskTensor("NotEqual", first[:1], _ndim(first[0]))
     if kind == "Masking":  # ops.any(ops.not_equal(inputs, mask_value), axis=-1)
-        differs = _op("NotEqual", first[:1], _ndim(first[0]))
-        return _op("Any", [differs], _ndim(first[0]) - 1)
+        differs = _MaskTensor("NotEqual", first[:1], _ndim(first[0]))
+        return _MaskTensor("Any", [differs], _ndim(first[0]) - 1)
     if kind in _OR_MERGES:  # ops.logical_or, input by input; no mask if one input has none
         if any(m is None for m in previous) or not previous:
             return None
         out = previous[0]
         for mask in previous[1:]:
-            out = _op("LogicalOr", [out, mask], max(_ndim(out), _ndim(mask)))
+            out = _MaskTensor("LogicalOr", [out, mask], max(_ndim(out), _ndim(mask)))
         return out
     if kind == "Concatenate":  # each input's mask (or ones) to its rank, concatenated, any(-1)
         if all(m is None for m in previous):
@@ -173,18 +169,18 @@ def _computed_mask(layer, first, masks, previous):
         parts = []
         for tensor, mask in zip(first, previous):
             if mask is None:
-                parts.append(_op("OnesLike", [tensor], _ndim(tensor)))
+                parts.append(_MaskTensor("OnesLike", [tensor], _ndim(tensor)))
             elif _ndim(mask) < _ndim(tensor):
-                expanded = _op("ExpandDims", [mask], _ndim(mask) + 1)
-                zeros = _op("ZerosLike", [tensor], _ndim(tensor))
-                parts.append(_op("LogicalOr", [expanded, zeros], _ndim(tensor)))
+                expanded = _MaskTensor("ExpandDims", [mask], _ndim(mask) + 1)
+                zeros = _MaskTensor("ZerosLike", [tensor], _ndim(tensor))
+                parts.append(_MaskTensor("LogicalOr", [expanded, zeros], _ndim(tensor)))
             else:
                 parts.append(mask)
-        joined = _op("Concatenate", parts, _ndim(parts[0]))
-        return _op("Any", [joined], _ndim(joined) - 1)
+        joined = _MaskTensor("Concatenate", parts, _ndim(parts[0]))
+        return _MaskTensor("Any", [joined], _ndim(joined) - 1)
     if kind in ("Attention", "AdditiveAttention"):  # ops.convert_to_tensor(mask[0])
         return None if not previous or previous[0] is None else \
-            _op("ConvertToTensor", [previous[0]], _ndim(previous[0]))
+            _MaskTensor("ConvertToTensor", [previous[0]], _ndim(previous[0]))
     # every other layer hands its input's mask on as it is (Keras's default compute_mask)
     return next((m for m in previous if m is not None), None)
 
@@ -217,7 +213,7 @@ def _keras_node_inputs(records, calls):
         outputs = [s for s in flatten(record.outputs)
                    if isinstance(s, SymbolicTensor) and s.has_mask]
         if outputs:
-            mask = _computed_mask(layer, first, carried, previous)
+            mask = _computed_mask(layer, first, previous)
             for sym in outputs:
                 if mask is not None:
                     masks[id(sym)] = mask

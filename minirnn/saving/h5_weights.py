@@ -22,7 +22,7 @@ from ..layers.base import InputLayer, Layer
 from ..naming import to_snake_case
 from . import keras_table as table
 
-__all__ = ["require_h5py", "layer_groups", "optimizer_arrays",
+__all__ = ["require_h5py", "layer_groups", "layer_paths", "top_level_paths", "optimizer_arrays",
            "write_h5", "read_h5", "HDF5_SIGNATURE"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -46,14 +46,23 @@ def _snake_name(item):
     return to_snake_case(type(item).__name__)
 
 
-def _numbered(items):
-    """(group name, item) with Keras's snake_case class names, numbered per class."""
+def _numbered_names(bases):
     counts = collections.Counter()
-    for item in items:
-        base = _snake_name(item)
+    for base in bases:
         k = counts[base]
         counts[base] += 1
-        yield (base if k == 0 else f"{base}_{k}"), item
+        yield base if k == 0 else f"{base}_{k}"
+
+
+def _numbered(items):
+    """(group name, item) with Keras's snake_case class names, numbered per class."""
+    return zip(_numbered_names([_snake_name(item) for item in items]), items)
+
+
+def top_level_paths(class_names):
+    """The group path of each of a model's layers, given their class names in the order of the
+    model's `layers` ("InputLayer" for an input of a functional model)."""
+    return [f"layers/{name}" for name in _numbered_names([to_snake_case(c) for c in class_names])]
 
 
 def _is_model(layer):
@@ -88,11 +97,12 @@ def _sublayer_attributes(layer):
 def _layer_entries(layer, path, out, name=None, seen=None):
     """{group path: (name attribute, [weight tensors])} of one layer and its sublayers, each
     sublayer under the attribute that holds it (a list's items numbered by class), as Keras's
-    saving walks them; a layer reached twice is saved once, where it was first reached."""
-    seen = set() if seen is None else seen
+    saving walks them; a layer reached twice is saved once, where it was first reached.
+    `seen`: {id(layer): (path, layer)} of the layers placed so far."""
+    seen = {} if seen is None else seen
     if id(layer) in seen:
         return
-    seen.add(id(layer))
+    seen[id(layer)] = (path, layer)
     name = layer.name if name is None else name
     class_name = type(layer).__name__
     if _is_model(layer):  # a model used as a layer
@@ -129,14 +139,24 @@ def _layer_entries(layer, path, out, name=None, seen=None):
         out[f"{path}/{attribute}/vars"] = (inner_name, [])
 
 
+def _walk_model(model, ordered):
+    out, seen = {"vars": (model.name, [])}, {}
+    for name, item in _numbered(list(model.layers) if ordered is None else ordered):
+        _layer_entries(item, f"layers/{name}", out, seen=seen)
+    return out, seen
+
+
+def layer_paths(model, ordered=None):
+    """{group path ("layers/lstm", "layers/rnn/cell", ...): layer} of every layer and sublayer of
+    `model`, where Keras saves its state (and its assets, below assets/)."""
+    _, seen = _walk_model(model, ordered)
+    return {path: layer for path, layer in seen.values()}
+
+
 def layer_groups(model, ordered=None):
     """{group path: (name, [weight tensors])} of every layer of `model`, as Keras saves them;
     `ordered`: the model's layers in Keras's order (model.layers unless given)."""
-    out = {"vars": (model.name, [])}
-    ordered = list(model.layers) if ordered is None else ordered
-    seen = set()
-    for name, item in _numbered(ordered):
-        _layer_entries(item, f"layers/{name}", out, seen=seen)
+    out, _ = _walk_model(model, ordered)
     covered = {id(w) for _, weights in out.values() for w in weights}
     missing = [w.name for w in model.weights if id(w) not in covered]
     if missing:
@@ -217,9 +237,10 @@ def set_optimizer_arrays(optimizer, trainable, arrays, error):
 
 # -- the file itself -----------------------------------------------------------------------------
 
-def write_h5(h5py, groups, optimizer=None):
-    """The bytes of an h5 file holding `groups` ({path: (name, [arrays or tensors])}) and the
-    optimizer's arrays (a list, or None)."""
+def write_h5(h5py, groups, optimizer=None, named=None):
+    """The bytes of an h5 file holding `groups` ({path: (name, [arrays or tensors])}), the
+    optimizer's arrays (a list, or None) and `named` arrays ({group path: {key: array}}: the
+    variables Keras saves by name, such as a TextVectorization's idf_weights)."""
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as file:
         file.create_group("layers")
@@ -228,6 +249,10 @@ def write_h5(h5py, groups, optimizer=None):
             group.attrs["name"] = name
             for i, w in enumerate(weights):
                 group.create_dataset(str(i), data=np.asarray(getattr(w, "data", w)))
+        for path, arrays in sorted((named or {}).items()):
+            group = file.require_group(path)
+            for key, array in arrays.items():
+                group.create_dataset(key, data=np.asarray(array))
         if optimizer is not None:
             group = file.require_group("optimizer/vars")
             group.attrs["name"] = optimizer[0]
@@ -237,9 +262,10 @@ def write_h5(h5py, groups, optimizer=None):
 
 
 def read_h5(h5py, source, name):
-    """{group path: [arrays]} of every `.../vars` group of an h5 file (`source`: a path or a
-    binary file object), and the optimizer's arrays (or None). ValueError naming the file if it
-    is not a readable HDF5 file."""
+    """({group path: [arrays]} of every `.../vars` group of an h5 file (`source`: a path or a
+    binary file object), the optimizer's arrays (or None), {group path: {key: array}} of the
+    datasets saved by name rather than number). ValueError naming the file if it is not a
+    readable HDF5 file."""
     def error(message):
         return ValueError(f"{name}: {message}")
     try:
@@ -247,7 +273,13 @@ def read_h5(h5py, source, name):
     except (OSError, ValueError) as failure:
         raise error(f"is not a readable HDF5 weights file: truncated, corrupt or not written by "
                     f"Keras or minirnn ({failure})") from None
-    out = {}
+    out, named = {}, {}
+
+    def array(group, path, key):
+        dataset = group[key]
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "biuf":
+            raise error(f"{path}/{key} is not an array of numbers")
+        return np.array(dataset[()])
     try:
         with file:
             found = []
@@ -255,17 +287,14 @@ def read_h5(h5py, source, name):
                        isinstance(file[path], h5py.Group) else None)
             for path in found:
                 group = file[path]
-                keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
-                if any(not k.isdigit() for k in keys) or [int(k) for k in keys] != list(range(len(keys))):
-                    raise error(f"group {path!r} holds {keys}; expected datasets 0, 1, ...")
-                arrays = []
-                for k in keys:
-                    dataset = group[k]
-                    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "biuf":
-                        raise error(f"{path}/{k} is not an array of numbers")
-                    arrays.append(np.array(dataset[()]))
-                out[path] = arrays
+                numbered = sorted((k for k in group.keys() if k.isdigit()), key=int)
+                if [int(k) for k in numbered] != list(range(len(numbered))):
+                    raise error(f"group {path!r} holds datasets {numbered}; expected 0, 1, ...")
+                out[path] = [array(group, path, k) for k in numbered]
+                by_name = {k: array(group, path, k) for k in group.keys() if not k.isdigit()}
+                if by_name:
+                    named[path] = by_name
     except (OSError, RuntimeError, KeyError) as failure:
         raise error(f"could not be read (truncated or corrupt file?): {failure}") from None
     optimizer = out.pop("optimizer/vars", None)
-    return out, optimizer
+    return out, optimizer, named

@@ -13,7 +13,7 @@ computes masks inside its layers, so these are skipped, with the `mask` argument
 import copy
 import warnings
 
-from ..layers.base import InputLayer, SymbolicTensor, flatten
+from ..layers.base import InputLayer, SymbolicTensor, flatten, is_string_dtype
 from . import keras_table as table
 from .serialization import config_error, serialize_layer
 
@@ -36,6 +36,11 @@ def _dtype_name(value, where):
                                f"(minirnn runs one float dtype: float32 or float64)")
         return name
     return value
+
+
+def _tensor_dtype(dtype):
+    """A symbolic tensor's dtype as Keras names it (text is "string", an object array here)."""
+    return "string" if is_string_dtype(dtype) else str(dtype)
 
 
 def _initializer_to_keras(value):
@@ -104,6 +109,8 @@ def layer_to_keras(spec, dropped=None):
         config["cell"] = layer_to_keras(config["cell"], dropped)
     elif class_name == "StackedRNNCells":
         config["cells"] = [layer_to_keras(cell, dropped) for cell in config["cells"]]
+    elif class_name == "TextVectorization" and not config.get("has_input_vocabulary"):
+        config["vocabulary"] = config["idf_weights"] = None  # assets, as Keras (keras_assets)
     # a registered class is found by its registered name; no module is named, as Keras writes
     # for a class it cannot import by path
     return {"module": table.KERAS_LAYERS_MODULE if registered is None else None,
@@ -213,7 +220,7 @@ def _functional_to_keras(model, dropped):
     def tensor(x):
         if isinstance(x, SymbolicTensor):
             return {"class_name": "__keras_tensor__",
-                    "config": {"shape": list(x.shape), "dtype": str(x.dtype),
+                    "config": {"shape": list(x.shape), "dtype": _tensor_dtype(x.dtype),
                                "keras_history": history[id(x)]}}
         if isinstance(x, (list, tuple)):
             return [tensor(v) for v in x]
