@@ -148,10 +148,21 @@ def fn_rnn_cells_masked(lib):  # masks through RNN(cell), Bidirectional over one
     return lib.Model(ids, L.Dense(2, name="d")(last), name="rnn_cells_masked")
 
 
+def fn_masking_branch(lib):
+    """Keras's mask operations (NotEqual, Any after the Masking) put pa one level deeper than
+    pb1: counted without them, the four same-shape Dense layers would be numbered otherwise."""
+    L = lib.layers
+    x = lib.Input((T, D), name="x")
+    plain = L.Dense(3, name="rb")(L.Dense(3, name="pb2")(L.Dense(3, name="pb1")(x)))
+    masked = L.LSTM(3, return_sequences=True, name="ra")(
+        L.Masking(name="mask")(L.Dense(3, name="pa")(x)))
+    return lib.Model(x, L.Add(name="add")([plain, masked]), name="masking_branch")
+
+
 CASES = {"seq_stack": seq_stack, "seq_masked": seq_masked, "seq_conv": seq_conv,
          "fn_two_inputs": fn_two_inputs, "fn_encoder_decoder": fn_encoder_decoder,
          "fn_branches": fn_branches, "seq_rnn_cells": seq_rnn_cells,
-         "fn_rnn_cells_masked": fn_rnn_cells_masked}
+         "fn_rnn_cells_masked": fn_rnn_cells_masked, "fn_masking_branch": fn_masking_branch}
 
 
 def data(name, model_inputs, outputs, seed=0):
@@ -568,7 +579,7 @@ def test_minirnn_layer_without_keras_counterpart_is_refused(tmp_path):
     assert not (tmp_path / "m.keras").exists()
 
 
-# -- TextVectorization: the vocabulary travels as Keras's assets ------------------------------------
+# -- TextVectorization: the vocabulary travels as Keras's assets -----------------------------------
 
 TEXTS = ["The cat sat on the mat.", "the DOG ran far; the cat ran!", "a cat and a dog",
          "It's the END", "école ÉCOLE Ünïcode", "zeta zeta alpha"]
@@ -605,16 +616,24 @@ def assert_same_text_models(ours, theirs):
     assert_close(ours.predict(QUERIES, verbose=0), expected, "float32")
 
 
+def assets_of(path):
+    with zipfile.ZipFile(path) as archive:
+        return sorted(n for n in archive.namelist() if n.startswith("assets/"))
+
+
+def expected_assets(mode):
+    """Where Keras keeps a learned vocabulary: for the layer and for its inner StringLookup."""
+    return [] if mode == "given" else \
+        ["assets/layers/text_vectorization/_lookup_layer/vocabulary.txt",
+         "assets/layers/text_vectorization/vocabulary.txt"]
+
+
 @pytest.mark.parametrize("mode", sorted(TEXT_MODES))
 def test_keras_text_model_loads_in_minirnn(mode, tmp_path):
     keras.utils.set_random_seed(20)
     kmodel = text_model(keras, mode)
     kmodel.save(tmp_path / "k.keras")
-    with zipfile.ZipFile(tmp_path / "k.keras") as archive:  # where Keras keeps the vocabulary
-        assets = sorted(n for n in archive.namelist() if n.startswith("assets/"))
-    assert assets == ([] if mode == "given" else
-                      ["assets/layers/text_vectorization/_lookup_layer/vocabulary.txt",
-                       "assets/layers/text_vectorization/vocabulary.txt"])
+    assert assets_of(tmp_path / "k.keras") == expected_assets(mode)  # Keras's own layout
     loaded = minirnn.load_model(tmp_path / "k.keras")
     assert_same_text_models(loaded, kmodel)
     if mode == "int":  # a learned vocabulary may be learned again, as in Keras
@@ -627,6 +646,7 @@ def test_minirnn_text_model_loads_in_keras(mode, tmp_path):
     minirnn.random.set_random_seed(21)
     mmodel = text_model(minirnn, mode)
     mmodel.save(tmp_path / "m.keras")
+    assert assets_of(tmp_path / "m.keras") == expected_assets(mode)
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert_same_text_models(mmodel, loaded)
     again = minirnn.load_model(tmp_path / "m.keras")  # and back

@@ -116,7 +116,7 @@ class _Walk:
                 self.finished_in_order.append(node)
 
 
-# -- the masks as Keras computes them on symbolic tensors --------------------------------------------
+# -- the masks as Keras computes them on symbolic tensors ------------------------------------------
 
 class _MaskOperation:
     """One operation Keras records while computing a mask (keras.ops' NotEqual, Any, ...): its

@@ -18,7 +18,7 @@ import io
 
 import numpy as np
 
-from ..layers.base import InputLayer, Layer
+from ..layers import InputLayer, Layer  # the package: InputLayer's module may move
 from ..naming import to_snake_case
 from . import keras_table as table
 

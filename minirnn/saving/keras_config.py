@@ -13,7 +13,8 @@ computes masks inside its layers, so these are skipped, with the `mask` argument
 import copy
 import warnings
 
-from ..layers.base import InputLayer, SymbolicTensor, flatten, is_string_dtype
+from ..layers import InputLayer  # the package: InputLayer's module may move
+from ..layers.base import SymbolicTensor, flatten, is_string_dtype
 from . import keras_table as table
 from .serialization import config_error, serialize_layer
 
