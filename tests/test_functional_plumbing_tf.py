@@ -97,8 +97,34 @@ def nested_model(lib):
     return lib.Model([a, b], merged)
 
 
+def masking_on_a_branch(lib):
+    """Keras computes Masking's mask with two operations of its graph (NotEqual, Any) that the
+    LSTM reads: they put the Dense before the Masking one level deeper than its peer on the
+    other branch, which a graph of layer calls alone lists the other way round."""
+    x = lib.Input((T, D), name="x")
+    plain = lib.layers.Dense(3, name="rb")(lib.layers.Dense(3, name="pb2")(
+        lib.layers.Dense(3, name="pb1")(x)))
+    masked = lib.layers.LSTM(3, return_sequences=True, name="ra")(
+        lib.layers.Masking(name="mask")(lib.layers.Dense(3, name="pa")(x)))
+    return lib.Model(x, lib.layers.Add(name="add")([plain, masked]))
+
+
+def concatenated_masks(lib):
+    """An Embedding's mask and a Masking's joined by Concatenate (ExpandDims, ZerosLike,
+    LogicalOr, Concatenate and Any in Keras's graph), read by an LSTM, beside a deep branch."""
+    ids, y = lib.Input((T,), dtype="int32", name="ids"), lib.Input((T, 4), name="y")
+    joined = lib.layers.Concatenate(name="cat")([
+        lib.layers.Embedding(9, 4, mask_zero=True, name="emb")(ids),
+        lib.layers.Masking(name="mask")(y)])
+    deep = y
+    for i in range(4):
+        deep = lib.layers.Dense(8, name=f"deep{i}")(deep)
+    seq = lib.layers.LSTM(8, return_sequences=True, name="rnn")(joined)
+    return lib.Model([ids, y], lib.layers.Add(name="add")([deep, seq]))
+
+
 GRAPHS = [rnn_then_dense, late_joined_input, shared_layer_at_two_depths, two_outputs,
-          unused_input, seq2seq_training, nested_model]
+          unused_input, seq2seq_training, nested_model, masking_on_a_branch, concatenated_masks]
 
 
 def classes(model):
@@ -165,6 +191,54 @@ def test_random_graphs_list_their_layers_in_keras_order(spec):
     for g, e in zip(got if isinstance(got, list) else [got],
                     expected if isinstance(expected, list) else [expected]):
         assert_close(g, e, "float32")
+
+
+@st.composite
+def random_masked_graphs(draw):
+    """A random DAG of (T, 3) tensors from a float and an int input: Masking, Embedding with
+    mask_zero, Dense (which hands masks on), LSTM (which reads them), Add and Concatenate (which
+    join them, Concatenate followed by a Dense back to width 3); some tensors as outputs."""
+    steps = []
+    for step in range(draw(st.integers(1, 7))):
+        available = 2 + step
+        kind = draw(st.sampled_from(["mask", "dense", "lstm", "add", "cat"]))
+        if kind in ("add", "cat") and available >= 3:
+            parents = draw(st.lists(st.integers(0, available - 1), min_size=2, max_size=3,
+                                    unique=True))
+        else:
+            kind = "mask" if kind in ("add", "cat") else kind
+            parents = [draw(st.integers(0, available - 1))]
+        steps.append((kind, parents))
+    outputs = draw(st.lists(st.integers(2, 1 + len(steps)), min_size=1, max_size=2, unique=True))
+    return steps, outputs
+
+
+def build_random_masked_graph(lib, spec):
+    steps, outputs = spec
+    L = lib.layers
+    ids, x = lib.Input((T,), dtype="int32", name="ids"), lib.Input((T, 3), name="x")
+    tensors = [x, L.Embedding(9, 3, mask_zero=True, name="emb")(ids)]
+    for i, (kind, parents) in enumerate(steps):
+        given = [tensors[p] for p in parents]
+        if kind == "mask":
+            made = L.Masking(name=f"mask{i}")(given[0])
+        elif kind == "dense":
+            made = L.Dense(3, name=f"dense{i}")(given[0])
+        elif kind == "lstm":
+            made = L.LSTM(3, return_sequences=True, name=f"lstm{i}")(given[0])
+        elif kind == "add":
+            made = L.Add(name=f"add{i}")(given)
+        else:
+            made = L.Dense(3, name=f"catdense{i}")(L.Concatenate(name=f"cat{i}")(given))
+        tensors.append(made)
+    return lib.Model([ids, x], [tensors[o] for o in outputs])
+
+
+@given(spec=random_masked_graphs())
+def test_random_masked_graphs_list_their_layers_in_keras_order(spec):
+    keras_model = build_random_masked_graph(keras, spec)
+    model = build_random_masked_graph(minirnn, spec)
+    assert [l.name for l in model.layers] == [l.name for l in keras_model.layers]
 
 
 def test_rnn_notebook_indexes_the_rnn():

@@ -96,9 +96,73 @@ def fn_branches(lib):  # same-class same-shape layers at different depths of two
     return lib.Model(x, L.Add(name="join")([deep, shallow]), name="branches")
 
 
+def _minimal_cell(lib):
+    """The Keras guide's MinimalRNNCell (with a tanh), one class per library, both registered
+    under one name: each library finds its own class by the name the other wrote."""
+    @lib.saving.register_keras_serializable(package="tests_keras_format", name="MinimalCell")
+    class MinimalCell(lib.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
+                                          initializer="glorot_uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units),
+                                                    initializer="orthogonal", name="recurrent")
+
+        def call(self, inputs, states):
+            h = lib.ops.tanh(lib.ops.matmul(inputs, self.kernel)
+                             + lib.ops.matmul(states[0], self.recurrent_kernel))
+            return h, [h]
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+    return MinimalCell
+
+
+MINIMAL_CELL = {lib.__name__: _minimal_cell(lib) for lib in (keras, minirnn)}
+
+
+def seq_rnn_cells(lib):  # RNN over a built-in cell, a stack of cells and a registered cell
+    L = lib.layers
+    stack = L.StackedRNNCells([L.GRUCell(3, name="c0"), L.SimpleRNNCell(3, name="c1"),
+                               L.GRUCell(2, reset_after=False, name="c2"),
+                               L.LSTMCell(2, name="c3")], name="cells")
+    return lib.Sequential([lib.Input((T, D)),
+                           L.RNN(L.LSTMCell(4, name="lc"), return_sequences=True, name="r_lstm"),
+                           L.RNN(stack, return_sequences=True, name="r_stack"),
+                           L.RNN(MINIMAL_CELL[lib.__name__](3, name="own"), go_backwards=True,
+                                 name="r_own"),
+                           L.Dense(2, name="d")])
+
+
+def fn_rnn_cells_masked(lib):  # masks through RNN(cell), Bidirectional over one, a stack last
+    L = lib.layers
+    ids = lib.Input((T,), dtype="int32", name="ids")
+    seq = L.Bidirectional(L.RNN(L.GRUCell(3, name="gc"), return_sequences=True, name="r_gru"),
+                          name="bi")(L.Embedding(V, 4, mask_zero=True, name="emb")(ids))
+    stack = L.StackedRNNCells([L.LSTMCell(3, name="c0"), L.LSTMCell(2, name="c1")], name="cells")
+    last = L.RNN(stack, name="r_stack")(seq)
+    return lib.Model(ids, L.Dense(2, name="d")(last), name="rnn_cells_masked")
+
+
+def fn_masking_branch(lib):
+    """Keras's mask operations (NotEqual, Any after the Masking) put pa one level deeper than
+    pb1: counted without them, the four same-shape Dense layers would be numbered otherwise."""
+    L = lib.layers
+    x = lib.Input((T, D), name="x")
+    plain = L.Dense(3, name="rb")(L.Dense(3, name="pb2")(L.Dense(3, name="pb1")(x)))
+    masked = L.LSTM(3, return_sequences=True, name="ra")(
+        L.Masking(name="mask")(L.Dense(3, name="pa")(x)))
+    return lib.Model(x, L.Add(name="add")([plain, masked]), name="masking_branch")
+
+
 CASES = {"seq_stack": seq_stack, "seq_masked": seq_masked, "seq_conv": seq_conv,
          "fn_two_inputs": fn_two_inputs, "fn_encoder_decoder": fn_encoder_decoder,
-         "fn_branches": fn_branches}
+         "fn_branches": fn_branches, "seq_rnn_cells": seq_rnn_cells,
+         "fn_rnn_cells_masked": fn_rnn_cells_masked, "fn_masking_branch": fn_masking_branch}
 
 
 def data(name, model_inputs, outputs, seed=0):
@@ -289,10 +353,17 @@ def test_numbering_follows_keras_layer_order(name, tmp_path):
     def groups(path):
         found = {}
         with h5py.File(path, "r") as f:
-            f.visititems(lambda p, o: found.setdefault(p, o.attrs.get("name"))
+            f.visititems(lambda p, o: found.setdefault(p, (o.attrs.get("name"), sorted(o)))
                          if p.endswith("vars") else None)
         return found
-    assert groups(tmp_path / "m.weights.h5") == groups(tmp_path / "k.weights.h5")
+    ours, theirs = groups(tmp_path / "m.weights.h5"), groups(tmp_path / "k.weights.h5")
+    assert sorted(ours) == sorted(theirs)
+    for path in theirs:
+        # Keras's backward copy keeps the forward cell's name, minirnn's gets one of its own;
+        # a name attribute is never read back, only the path and the datasets count
+        if "backward_layer/cell" not in path:
+            assert ours[path] == theirs[path], path
+        assert ours[path][1] == theirs[path][1], path
 
 
 def test_compile_without_fit_and_uncompiled(tmp_path):
@@ -506,3 +577,104 @@ def test_minirnn_layer_without_keras_counterpart_is_refused(tmp_path):
     with pytest.raises(ValueError, match="Lambda"):
         model.save(tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
+
+
+# -- TextVectorization: the vocabulary travels as Keras's assets -----------------------------------
+
+TEXTS = ["The cat sat on the mat.", "the DOG ran far; the cat ran!", "a cat and a dog",
+         "It's the END", "école ÉCOLE Ünïcode", "zeta zeta alpha"]
+QUERIES = np.array([["the cat and the dog"], ["unknown words, NOT seen"], [""], ["école"],
+                    ["zeta alpha alpha mat"]], dtype=object)
+TEXT_MODES = {"int": {"output_sequence_length": 6}, "multi_hot": {}, "tf_idf": {},
+              "given": {"vocabulary": ["cat", "dog", "the", "école"]}}
+
+
+def text_model(lib, mode, texts=TEXTS):
+    """Text in, a TextVectorization (adapted to `texts`, or with a vocabulary given), then an
+    Embedding and an LSTM over the ids (modes "int", "given") or a Dense over the vector."""
+    L = lib.layers
+    options = dict(TEXT_MODES[mode])
+    output_mode = "int" if mode == "given" else mode
+    vectorizer = L.TextVectorization(max_tokens=24, output_mode=output_mode, name="tv", **options)
+    if "vocabulary" not in options:
+        vectorizer.adapt(texts)
+    text = lib.Input((1,), dtype="string", name="text")
+    x = vectorizer(text)
+    if output_mode == "int":
+        x = L.LSTM(3, name="rnn")(L.Embedding(24, 4, mask_zero=True, name="emb")(x))
+    return lib.Model(text, L.Dense(2, name="d")(x), name="text_model")
+
+
+def vectorizer_of(model):
+    return next(l for l in model.layers if type(l).__name__ == "TextVectorization")
+
+
+def assert_same_text_models(ours, theirs):
+    assert vectorizer_of(ours).get_vocabulary() == \
+        [str(t) for t in vectorizer_of(theirs).get_vocabulary()]
+    expected = np.asarray(theirs(tf.constant(QUERIES.astype(str))))  # Keras's predict takes no str
+    assert_close(ours.predict(QUERIES, verbose=0), expected, "float32")
+
+
+def assets_of(path):
+    with zipfile.ZipFile(path) as archive:
+        return sorted(n for n in archive.namelist() if n.startswith("assets/"))
+
+
+def expected_assets(mode):
+    """Where Keras keeps a learned vocabulary: for the layer and for its inner StringLookup."""
+    return [] if mode == "given" else \
+        ["assets/layers/text_vectorization/_lookup_layer/vocabulary.txt",
+         "assets/layers/text_vectorization/vocabulary.txt"]
+
+
+@pytest.mark.parametrize("mode", sorted(TEXT_MODES))
+def test_keras_text_model_loads_in_minirnn(mode, tmp_path):
+    keras.utils.set_random_seed(20)
+    kmodel = text_model(keras, mode)
+    kmodel.save(tmp_path / "k.keras")
+    assert assets_of(tmp_path / "k.keras") == expected_assets(mode)  # Keras's own layout
+    loaded = minirnn.load_model(tmp_path / "k.keras")
+    assert_same_text_models(loaded, kmodel)
+    if mode == "int":  # a learned vocabulary may be learned again, as in Keras
+        vectorizer_of(loaded).adapt(["new words only"])
+        assert vectorizer_of(loaded).get_vocabulary()[-3:] == ["words", "only", "new"]
+
+
+@pytest.mark.parametrize("mode", sorted(TEXT_MODES))
+def test_minirnn_text_model_loads_in_keras(mode, tmp_path):
+    minirnn.random.set_random_seed(21)
+    mmodel = text_model(minirnn, mode)
+    mmodel.save(tmp_path / "m.keras")
+    assert assets_of(tmp_path / "m.keras") == expected_assets(mode)
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert_same_text_models(mmodel, loaded)
+    again = minirnn.load_model(tmp_path / "m.keras")  # and back
+    assert_same_text_models(again, loaded)
+
+
+@pytest.mark.parametrize("mode", sorted(TEXT_MODES))
+def test_text_model_weights_h5_both_ways(mode, tmp_path):
+    """A weights file holds no vocabulary: both models learn theirs from the same texts."""
+    keras.utils.set_random_seed(22)
+    kmodel = text_model(keras, mode)
+    kmodel.save_weights(tmp_path / "k.weights.h5")
+    mmodel = text_model(minirnn, mode)
+    mmodel.load_weights(tmp_path / "k.weights.h5")
+    assert_same_text_models(mmodel, kmodel)
+    minirnn.random.set_random_seed(23)
+    other = text_model(minirnn, mode)
+    other.save_weights(tmp_path / "m.weights.h5")
+    kmodel.load_weights(tmp_path / "m.weights.h5")
+    assert_same_text_models(other, kmodel)
+
+
+def test_text_model_file_without_its_vocabulary_is_named(tmp_path):
+    text_model(minirnn, "int").save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        members = {n: archive.read(n) for n in archive.namelist() if "vocabulary" not in n}
+    with zipfile.ZipFile(tmp_path / "m.keras", "w") as archive:
+        for n, content in members.items():
+            archive.writestr(n, content)
+    with pytest.raises(ValueError, match=r"m\.keras.*vocabulary\.txt.*'tv'"):
+        minirnn.load_model(tmp_path / "m.keras")

@@ -3,8 +3,8 @@
 Keras saves each layer of `model.layers` under `layers/<snake_case(class)>[_k]`, k counting the
 layers of that class before it in `model.layers` order, its own variables as `vars/0, 1, ...`
 and each sublayer under the attribute that holds it (`cell`, `forward_layer`, `layer`, ...).
-A functional model's `layers` come in the order of Keras's map_graph, InputLayers included:
-`keras_layer_order` follows that function step by step, since two same-class layers numbered the
+A functional model's `layers` come in the order of Keras's map_graph, InputLayers included: the
+order of minirnn's `model.layers` (models/graph.py), since two same-class layers numbered the
 other way round would load each other's weights without a word.
 
 The optimizer sits at `optimizer/vars/0` (iterations, int64), `1` (the learning rate, float32,
@@ -18,11 +18,11 @@ import io
 
 import numpy as np
 
-from ..layers.base import SymbolicTensor, flatten
+from ..layers import InputLayer, Layer  # the package: InputLayer's module may move
 from ..naming import to_snake_case
 from . import keras_table as table
 
-__all__ = ["require_h5py", "keras_layer_order", "layer_groups", "optimizer_arrays",
+__all__ = ["require_h5py", "layer_groups", "layer_paths", "top_level_paths", "optimizer_arrays",
            "write_h5", "read_h5", "HDF5_SIGNATURE"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -38,162 +38,125 @@ def require_h5py(filepath):
     return h5py
 
 
-# -- Keras's order of a functional model's layers ------------------------------------------------
-
-class _Node:
-    """One call in the graph as Keras sees it: an operation (a layer, an InputLayer, or an
-    operation Keras records for a mask) and the tensors it reads, in Keras's order."""
-
-    def __init__(self, operation, inputs):
-        self.operation, self.inputs = operation, inputs
-
-
-class _MaskOperation:
-    def __init__(self, name):
-        self.name = name
-
-
-def _graph(model):
-    """The nodes of `model`'s graph, and for each tensor (by id) the node that makes it."""
-    maker = {}
-    for sym in model.inputs:
-        maker[id(sym)] = _Node(sym, [])
-    masks = {}  # id(symbolic tensor) -> the (virtual) tensor Keras would hold its mask in
-    for record in model._records:
-        layer = record.layer
-        inputs = [s for s in flatten(record.args) if isinstance(s, SymbolicTensor)]
-        keyword = {k: [s for s in flatten(v) if isinstance(s, SymbolicTensor)]
-                   for k, v in record.kwargs.items()}
-        first = flatten(record.args[0]) if record.args else []
-        carried = [masks.get(id(s)) for s in first if isinstance(s, SymbolicTensor)]
-        if "mask" in getattr(layer, "_call_takes", ()) and "mask" not in record.kwargs \
-                and any(m is not None for m in carried):
-            keyword["mask"] = [m for m in carried if m is not None]
-        # Keras flattens keyword arguments sorted by name, after the positional ones
-        tensors = inputs + [t for k in sorted(keyword) for t in keyword[k]]
-        node = _Node(layer, tensors)
-        outputs = [s for s in flatten(record.outputs) if isinstance(s, SymbolicTensor)]
-        for sym in outputs:
-            maker[id(sym)] = node
-        chain = table.MASK_OPERATIONS.get(type(layer).__name__)
-        if chain and getattr(layer, "mask_zero", True) and inputs:
-            source = inputs[0]
-            for op_name in chain:
-                op = _Node(_MaskOperation(op_name), [source])
-                source = _VirtualTensor(op)
-            for sym in outputs:
-                if sym.has_mask:
-                    masks[id(sym)] = source
-        elif any(m is not None for m in carried):
-            for sym in outputs:
-                if sym.has_mask:
-                    masks[id(sym)] = next(m for m in carried if m is not None)
-    return maker
-
-
-class _VirtualTensor:
-    def __init__(self, node):
-        self.node = node
-
-
-def keras_layer_order(model):
-    """The layers of a minirnn model in the order of Keras's `model.layers`: for a functional
-    model that of keras.src.ops.function.map_graph (an Input stands for its InputLayer, as the
-    SymbolicTensor itself); for a Sequential its layers."""
-    if getattr(model, "_records", None) is None or hasattr(model, "_chain"):
-        return list(model.layers)
-    maker = _graph(model)
-
-    def node_of(tensor):
-        return tensor.node if isinstance(tensor, _VirtualTensor) else maker[id(tensor)]
-
-    # _build_map: depth-first from the outputs, operations numbered when first reached
-    finished, in_progress, ordered, op_index = set(), set(), [], {}
-    for output in model.outputs:
-        stack = [(node_of(output), False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                in_progress.discard(id(node))
-                finished.add(id(node))
-                ordered.append(node)
-                continue
-            if id(node) in finished or id(node) in in_progress:
-                continue
-            op_index.setdefault(id(node.operation), (len(op_index), node.operation))
-            in_progress.add(id(node))
-            stack.append((node, True))
-            stack.extend((node_of(t), False) for t in reversed(node.inputs))
-    # map_graph: depths from the outputs, an operation as deep as its deepest node
-    node_depth, op_depth = {}, {}
-    parents = {id(n): [node_of(t) for t in n.inputs] for n in ordered}
-    in_graph = {id(n) for n in ordered}
-    for node in reversed(ordered):
-        depth = node_depth.setdefault(id(node), 0)
-        depth = max(depth, op_depth.get(id(node.operation), 0))
-        op_depth[id(node.operation)] = depth
-        node_depth[id(node)] = depth
-        for parent in parents[id(node)]:
-            if id(parent) in in_graph:
-                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    for sym in model.inputs:  # inputs no output depends on still count
-        if id(sym) not in op_depth:
-            op_depth[id(sym)] = 0
-            op_index[id(sym)] = (-1, sym)
-    by_depth = collections.defaultdict(list)
-    for key, depth in op_depth.items():
-        by_depth[depth].append(op_index[key])
-    operations = [op for depth in sorted(by_depth, reverse=True)
-                  for _, op in sorted(by_depth[depth], key=lambda item: item[0])]
-    return [op for op in operations if not isinstance(op, _MaskOperation)]
-
-
 # -- which arrays go where ---------------------------------------------------------------------------
+
+def _snake_name(item):
+    if _is_model(item):  # Keras's functional model class is Functional
+        return "sequential" if hasattr(item, "_chain") else "functional"
+    return to_snake_case(type(item).__name__)
+
+
+def _numbered_names(bases):
+    counts = collections.Counter()
+    for base in bases:
+        k = counts[base]
+        counts[base] += 1
+        yield base if k == 0 else f"{base}_{k}"
+
 
 def _numbered(items):
     """(group name, item) with Keras's snake_case class names, numbered per class."""
-    counts = collections.Counter()
-    for item in items:
-        base = "input_layer" if isinstance(item, SymbolicTensor) else to_snake_case(type(item).__name__)
-        k = counts[base]
-        counts[base] += 1
-        yield (base if k == 0 else f"{base}_{k}"), item
+    return zip(_numbered_names([_snake_name(item) for item in items]), items)
 
 
-def _layer_entries(layer, path, out):
-    """{group path: (name attribute, [weight tensors])} of one layer and its sublayers."""
+def top_level_paths(class_names):
+    """The group path of each of a model's layers, given their class names in the order of the
+    model's `layers` ("InputLayer" for an input of a functional model)."""
+    return [f"layers/{name}" for name in _numbered_names([to_snake_case(c) for c in class_names])]
+
+
+def _is_model(layer):
+    return hasattr(layer, "_records") and hasattr(layer, "compile")
+
+
+def _own_weights(layer):
+    """A layer's own variables, as Keras's save_own_variables lists them: those created
+    trainable, then the others, each in creation order (its sublayers' are saved apart)."""
+    own = layer._own_weights
+    return [w for w, t in own if t] + [w for w, t in own if not t]
+
+
+def _is_builtin(layer):
+    return type(layer).__module__.startswith("minirnn.")
+
+
+def _sublayer_attributes(layer):
+    """(attribute, sublayer or list of sublayers) of a user's layer, in the order Keras's saving
+    walks attributes: by name, private ones last."""
+    found = []
+    for attribute in sorted(vars(layer), key=lambda a: f"~{a}" if a.startswith("_") else a):
+        value = vars(layer)[attribute]
+        if attribute == "_layers" or attribute.startswith("__"):
+            continue
+        if isinstance(value, Layer) or (isinstance(value, (list, tuple)) and value
+                                         and all(isinstance(v, Layer) for v in value)):
+            found.append((attribute, value))
+    return found
+
+
+def _layer_entries(layer, path, out, name=None, seen=None):
+    """{group path: (name attribute, [weight tensors])} of one layer and its sublayers, each
+    sublayer under the attribute that holds it (a list's items numbered by class), as Keras's
+    saving walks them; a layer reached twice is saved once, where it was first reached.
+    `seen`: {id(layer): (path, layer)} of the layers placed so far."""
+    seen = {} if seen is None else seen
+    if id(layer) in seen:
+        return
+    seen[id(layer)] = (path, layer)
+    name = layer.name if name is None else name
     class_name = type(layer).__name__
-    if hasattr(layer, "_records") and hasattr(layer, "layers") and layer is not None \
-            and hasattr(layer, "compile"):  # a model used as a layer
-        out[f"{path}/vars"] = (layer.name, [])
-        for name, item in _numbered(keras_layer_order(layer)):
-            if isinstance(item, SymbolicTensor):
-                out[f"{path}/layers/{name}/vars"] = (item.name, [])
+    if _is_model(layer):  # a model used as a layer
+        out[f"{path}/vars"] = (name, [])
+        for group, item in _numbered(layer.layers):
+            _layer_entries(item, f"{path}/layers/{group}", out, seen=seen)
+        return
+    if isinstance(layer, InputLayer):
+        out[f"{path}/vars"] = (name, [])
+        return
+    if not _is_builtin(layer):  # a user's layer: its own variables, then its sublayers'
+        out[f"{path}/vars"] = (name, _own_weights(layer))
+        for attribute, value in _sublayer_attributes(layer):
+            if isinstance(value, Layer):
+                _layer_entries(value, f"{path}/{attribute}", out, seen=seen)
             else:
-                _layer_entries(item, f"{path}/layers/{name}", out)
+                for group, item in _numbered(value):
+                    _layer_entries(item, f"{path}/{attribute}/{group}", out, seen=seen)
         return
-    if class_name in table.CELL_GROUP:
-        out[f"{path}/vars"] = (layer.name, [])
-        out[f"{path}/cell/vars"] = (table.CELL_GROUP[class_name], list(layer.weights))
+    sublayers = table.SUBLAYER_ATTRIBUTES.get(class_name)
+    if sublayers is None:
+        out[f"{path}/vars"] = (name, list(layer.weights))
         return
-    wrapped = table.WRAPPED_LAYER_ATTRIBUTES.get(class_name)
-    if wrapped:
-        out[f"{path}/vars"] = (layer.name, [])
-        for attribute in wrapped:
-            _layer_entries(getattr(layer, attribute), f"{path}/{attribute}", out)
-        return
-    out[f"{path}/vars"] = (layer.name, list(layer.weights))
+    out[f"{path}/vars"] = (name, _own_weights(layer))
+    for attribute in sublayers:
+        value = getattr(layer, attribute)
+        inner_name = table.CELL_NAMES.get(class_name) if attribute == "cell" else None
+        if isinstance(value, (list, tuple)):
+            for group, item in _numbered(value):
+                _layer_entries(item, f"{path}/{attribute}/{group}", out, seen=seen)
+        else:
+            _layer_entries(value, f"{path}/{attribute}", out, name=inner_name, seen=seen)
+    for attribute, inner_name in table.STATE_ONLY_SUBLAYERS.get(class_name, {}).items():
+        out[f"{path}/{attribute}/vars"] = (inner_name, [])
+
+
+def _walk_model(model, ordered):
+    out, seen = {"vars": (model.name, [])}, {}
+    for name, item in _numbered(list(model.layers) if ordered is None else ordered):
+        _layer_entries(item, f"layers/{name}", out, seen=seen)
+    return out, seen
+
+
+def layer_paths(model, ordered=None):
+    """{group path ("layers/lstm", "layers/rnn/cell", ...): layer} of every layer and sublayer of
+    `model`, where Keras saves its state (and its assets, below assets/)."""
+    _, seen = _walk_model(model, ordered)
+    return {path: layer for path, layer in seen.values()}
 
 
 def layer_groups(model, ordered=None):
-    """{group path: (name, [weight tensors])} of every layer of `model`, as Keras saves them."""
-    out = {"vars": (model.name, [])}
-    ordered = keras_layer_order(model) if ordered is None else ordered
-    for name, item in _numbered(ordered):
-        if isinstance(item, SymbolicTensor):
-            out[f"layers/{name}/vars"] = (item.name, [])
-        else:
-            _layer_entries(item, f"layers/{name}", out)
+    """{group path: (name, [weight tensors])} of every layer of `model`, as Keras saves them;
+    `ordered`: the model's layers in Keras's order (model.layers unless given)."""
+    out, _ = _walk_model(model, ordered)
     covered = {id(w) for _, weights in out.values() for w in weights}
     missing = [w.name for w in model.weights if id(w) not in covered]
     if missing:
@@ -274,9 +237,10 @@ def set_optimizer_arrays(optimizer, trainable, arrays, error):
 
 # -- the file itself -----------------------------------------------------------------------------
 
-def write_h5(h5py, groups, optimizer=None):
-    """The bytes of an h5 file holding `groups` ({path: (name, [arrays or tensors])}) and the
-    optimizer's arrays (a list, or None)."""
+def write_h5(h5py, groups, optimizer=None, named=None):
+    """The bytes of an h5 file holding `groups` ({path: (name, [arrays or tensors])}), the
+    optimizer's arrays (a list, or None) and `named` arrays ({group path: {key: array}}: the
+    variables Keras saves by name, such as a TextVectorization's idf_weights)."""
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as file:
         file.create_group("layers")
@@ -285,6 +249,10 @@ def write_h5(h5py, groups, optimizer=None):
             group.attrs["name"] = name
             for i, w in enumerate(weights):
                 group.create_dataset(str(i), data=np.asarray(getattr(w, "data", w)))
+        for path, arrays in sorted((named or {}).items()):
+            group = file.require_group(path)
+            for key, array in arrays.items():
+                group.create_dataset(key, data=np.asarray(array))
         if optimizer is not None:
             group = file.require_group("optimizer/vars")
             group.attrs["name"] = optimizer[0]
@@ -294,9 +262,10 @@ def write_h5(h5py, groups, optimizer=None):
 
 
 def read_h5(h5py, source, name):
-    """{group path: [arrays]} of every `.../vars` group of an h5 file (`source`: a path or a
-    binary file object), and the optimizer's arrays (or None). ValueError naming the file if it
-    is not a readable HDF5 file."""
+    """({group path: [arrays]} of every `.../vars` group of an h5 file (`source`: a path or a
+    binary file object), the optimizer's arrays (or None), {group path: {key: array}} of the
+    datasets saved by name rather than number). ValueError naming the file if it is not a
+    readable HDF5 file."""
     def error(message):
         return ValueError(f"{name}: {message}")
     try:
@@ -304,7 +273,13 @@ def read_h5(h5py, source, name):
     except (OSError, ValueError) as failure:
         raise error(f"is not a readable HDF5 weights file: truncated, corrupt or not written by "
                     f"Keras or minirnn ({failure})") from None
-    out = {}
+    out, named = {}, {}
+
+    def array(group, path, key):
+        dataset = group[key]
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "biuf":
+            raise error(f"{path}/{key} is not an array of numbers")
+        return np.array(dataset[()])
     try:
         with file:
             found = []
@@ -312,17 +287,14 @@ def read_h5(h5py, source, name):
                        isinstance(file[path], h5py.Group) else None)
             for path in found:
                 group = file[path]
-                keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
-                if any(not k.isdigit() for k in keys) or [int(k) for k in keys] != list(range(len(keys))):
-                    raise error(f"group {path!r} holds {keys}; expected datasets 0, 1, ...")
-                arrays = []
-                for k in keys:
-                    dataset = group[k]
-                    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "biuf":
-                        raise error(f"{path}/{k} is not an array of numbers")
-                    arrays.append(np.array(dataset[()]))
-                out[path] = arrays
+                numbered = sorted((k for k in group.keys() if k.isdigit()), key=int)
+                if [int(k) for k in numbered] != list(range(len(numbered))):
+                    raise error(f"group {path!r} holds datasets {numbered}; expected 0, 1, ...")
+                out[path] = [array(group, path, k) for k in numbered]
+                by_name = {k: array(group, path, k) for k in group.keys() if not k.isdigit()}
+                if by_name:
+                    named[path] = by_name
     except (OSError, RuntimeError, KeyError) as failure:
         raise error(f"could not be read (truncated or corrupt file?): {failure}") from None
     optimizer = out.pop("optimizer/vars", None)
-    return out, optimizer
+    return out, optimizer, named

@@ -13,7 +13,8 @@ computes masks inside its layers, so these are skipped, with the `mask` argument
 import copy
 import warnings
 
-from ..layers.base import SymbolicTensor, flatten
+from ..layers import InputLayer  # the package: InputLayer's module may move
+from ..layers.base import SymbolicTensor, flatten, is_string_dtype
 from . import keras_table as table
 from .serialization import config_error, serialize_layer
 
@@ -36,6 +37,11 @@ def _dtype_name(value, where):
                                f"(minirnn runs one float dtype: float32 or float64)")
         return name
     return value
+
+
+def _tensor_dtype(dtype):
+    """A symbolic tensor's dtype as Keras names it (text is "string", an object array here)."""
+    return "string" if is_string_dtype(dtype) else str(dtype)
 
 
 def _initializer_to_keras(value):
@@ -100,7 +106,15 @@ def layer_to_keras(spec, dropped=None):
         config["backward_layer"] = backward
     elif class_name == "TimeDistributed":
         config["layer"] = layer_to_keras(config["layer"], dropped)
-    return {"module": table.KERAS_LAYERS_MODULE if registered is None else "minirnn.layers",
+    elif class_name == "RNN":
+        config["cell"] = layer_to_keras(config["cell"], dropped)
+    elif class_name == "StackedRNNCells":
+        config["cells"] = [layer_to_keras(cell, dropped) for cell in config["cells"]]
+    elif class_name == "TextVectorization" and not config.get("has_input_vocabulary"):
+        config["vocabulary"] = config["idf_weights"] = None  # assets, as Keras (keras_assets)
+    # a registered class is found by its registered name; no module is named, as Keras writes
+    # for a class it cannot import by path
+    return {"module": table.KERAS_LAYERS_MODULE if registered is None else None,
             "class_name": class_name, "config": config, "registered_name": registered}
 
 
@@ -138,6 +152,13 @@ def layer_from_keras(spec):
         config["layer"] = layer_from_keras(config["layer"])
         if config.get("backward_layer") is not None:
             config["backward_layer"] = layer_from_keras(config["backward_layer"])
+    elif class_name == "RNN":
+        config["cell"] = layer_from_keras(config.get("cell"))
+    elif class_name == "StackedRNNCells":
+        cells = config.get("cells")
+        if not isinstance(cells, list):
+            raise config_error(f"{where}: 'cells' must be a list of cell entries; got {cells!r}")
+        config["cells"] = [layer_from_keras(cell) for cell in cells]
     out = {"class_name": class_name, "config": config}
     if isinstance(registered, str) and class_name not in table.SHARED_LAYER_CLASSES:
         out["registered_name"] = registered
@@ -153,9 +174,8 @@ def _input_layer(shape, dtype, name):
             "registered_name": None}
 
 
-def model_to_keras(model, ordered_layers):
-    """config.json's dict (without compile_config) of a Sequential or functional minirnn model.
-    `ordered_layers`: Keras's order of the model's layers (h5_weights.keras_layer_order)."""
+def model_to_keras(model):
+    """config.json's dict (without compile_config) of a Sequential or functional minirnn model."""
     dropped = []
     if type(model).__name__ == "Sequential" or hasattr(model, "_chain"):
         layers = []
@@ -172,7 +192,7 @@ def model_to_keras(model, ordered_layers):
         entry = {**table.MODEL_ENTRIES["Sequential"], "config": config, "build_config": build}
     else:
         entry = {**table.MODEL_ENTRIES["Functional"],
-                 "config": _functional_to_keras(model, ordered_layers, dropped),
+                 "config": _functional_to_keras(model, dropped),
                  "build_config": {"input_shape": None}}
     if dropped:
         warnings.warn("Keras has no counterpart of these minirnn options, which are left out of "
@@ -181,16 +201,11 @@ def model_to_keras(model, ordered_layers):
     return entry
 
 
-def _functional_to_keras(model, ordered_layers, dropped):
+def _functional_to_keras(model, dropped):
     if model._records is None:
         model.get_config()  # raises the subclassed model's error
-    names = {}
-    for sym in model.inputs:
-        names[id(sym)] = sym.name
-    for item in ordered_layers:
-        if not isinstance(item, SymbolicTensor):
-            names[id(item)] = item.name
-    duplicated = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+    names = [layer.name for layer in model.layers]  # InputLayers included: they name the inputs
+    duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ValueError(f"model '{model.name}' has several layers or inputs named {duplicated}; "
                          f"Keras needs unique names to save it")
@@ -206,7 +221,7 @@ def _functional_to_keras(model, ordered_layers, dropped):
     def tensor(x):
         if isinstance(x, SymbolicTensor):
             return {"class_name": "__keras_tensor__",
-                    "config": {"shape": list(x.shape), "dtype": str(x.dtype),
+                    "config": {"shape": list(x.shape), "dtype": _tensor_dtype(x.dtype),
                                "keras_history": history[id(x)]}}
         if isinstance(x, (list, tuple)):
             return [tensor(v) for v in x]
@@ -222,9 +237,9 @@ def _functional_to_keras(model, ordered_layers, dropped):
         nodes.setdefault(id(record.layer), []).append(
             {"args": tensor(list(record.args)), "kwargs": tensor(kwargs)})
     layers = []
-    for item in ordered_layers:
-        if isinstance(item, SymbolicTensor):
-            entry = _input_layer(item.shape, item.dtype, item.name)
+    for item in model.layers:  # in Keras's order, which numbers the weights file's groups
+        if isinstance(item, InputLayer):
+            entry = _input_layer(item.batch_shape, item.dtype, item.name)
             entry.update(name=item.name, inbound_nodes=[])
         else:
             entry = layer_to_keras(serialize_layer(item), dropped)

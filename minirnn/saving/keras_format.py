@@ -12,7 +12,7 @@ import json
 import os
 import zipfile
 
-from . import h5_weights, keras_config
+from . import h5_weights, keras_assets, keras_config
 from .npz import write_atomically
 from .registry import loading_scope
 from .serialization import ConfigError
@@ -52,20 +52,21 @@ def _optimizer_payload(model, groups):
     return optimizer.name, h5_weights.optimizer_arrays(optimizer, trainable)
 
 
-def _weights_bytes(h5py, model, ordered=None):
-    groups = h5_weights.layer_groups(model, ordered)
-    return h5_weights.write_h5(h5py, groups, _optimizer_payload(model, groups))
+def _weights_bytes(h5py, model):
+    groups = h5_weights.layer_groups(model)
+    named = keras_assets.named_arrays(h5_weights.layer_paths(model))
+    return h5_weights.write_h5(h5py, groups, _optimizer_payload(model, groups), named)
 
 
 def save_model(model, filepath):
     """model as a .keras zip Keras 3 loads: architecture, weights, compile settings and the
     optimizer's state."""
     h5py = h5_weights.require_h5py(filepath)
-    ordered = h5_weights.keras_layer_order(model)
-    entry = keras_config.model_to_keras(model, ordered)
+    entry = keras_config.model_to_keras(model)
     entry["compile_config"] = keras_config.compile_to_keras(model)
     config_json = json.dumps(entry)
-    weights = _weights_bytes(h5py, model, ordered)
+    weights = _weights_bytes(h5py, model)
+    assets = keras_assets.assets_to_write(h5_weights.layer_paths(model))
     metadata = json.dumps({"keras_version": KERAS_FORMAT_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
 
@@ -74,6 +75,8 @@ def save_model(model, filepath):
             archive.writestr(_METADATA, metadata)
             archive.writestr(_CONFIG, config_json)
             archive.writestr(_WEIGHTS, weights)
+            for member, content in assets.items():
+                archive.writestr(member, content)
     write_atomically(filepath, write, suffix=".keras")
 
 
@@ -137,6 +140,14 @@ class _KerasZip:
             raise _error(self.filepath, "holds a config.json that is not a JSON object")
         return payload
 
+    def member(self, name):
+        """The bytes of member `name`, or None if the zip has none of that name."""
+        try:
+            self.zip.getinfo(name)
+        except KeyError:
+            return None
+        return self.read(name, _MAX_CONFIG_BYTES)
+
     def weights(self, h5py):
         return h5_weights.read_h5(h5py, io.BytesIO(self.read(_WEIGHTS)), _name(self.filepath))
 
@@ -195,11 +206,11 @@ def load_weights(model, filepath):
     """Set model's weights from a Keras .weights.h5 or .keras file (numbered as Keras numbers
     them); a file that does not match changes nothing."""
     h5py = h5_weights.require_h5py(filepath)
-    if is_keras_file(filepath):
+    if is_keras_file(filepath):  # its assets are not weights: Keras's load_weights skips them too
         with _KerasZip(filepath) as archive:
-            stored, optimizer = archive.weights(h5py)
+            stored, optimizer, _ = archive.weights(h5py)
     else:
-        stored, optimizer = _read_weights_file(h5py, filepath)
+        stored, optimizer, _ = _read_weights_file(h5py, filepath)
     groups = h5_weights.layer_groups(model)
     values = _arrays_for(model, groups, stored, filepath, f"model '{model.name}'")
     model.set_weights(values)
@@ -212,16 +223,19 @@ def load_model(filepath, build, custom_objects=None, compile=True, safe_mode=Tru
     h5py = h5_weights.require_h5py(filepath)
     with _KerasZip(filepath) as archive:
         payload = archive.config()
+        stored, optimizer_arrays, named = archive.weights(h5py)
         with loading_scope(custom_objects, safe_mode, source=filepath):
             try:
                 class_name, config, order = keras_config.model_from_keras(payload)
+                keras_assets.fill_vocabularies(
+                    _specs_by_path(class_name, config, order), archive.member, named,
+                    lambda message: ConfigError(f"{_name(filepath)}: {message}"))
                 model = build(class_name, config)
             except ConfigError:
                 raise
             except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
                 raise _error(filepath, f"holds a model config that cannot be built "
                                        f"({type(error).__name__}: {error})") from error
-        stored, optimizer_arrays = archive.weights(h5py)
     ordered = _objects_in_order(model, order, filepath)
     groups = h5_weights.layer_groups(model, ordered)
     values = _arrays_for(model, groups, stored, filepath, f"model '{model.name}' built from its config")
@@ -239,12 +253,22 @@ def load_model(filepath, build, custom_objects=None, compile=True, safe_mode=Tru
     return model
 
 
+def _specs_by_path(class_name, config, order):
+    """{group path: layer spec} of the layers of a config read from a Keras file, numbered as
+    the file numbers them (a functional model's inputs count, as InputLayers)."""
+    if class_name == "Sequential":
+        specs = list(config["layers"])
+    else:
+        by_name = {(spec.get("config") or {}).get("name"): spec for spec in config["layers"]}
+        specs = [by_name.get(name, {"class_name": "InputLayer"}) for name in order]
+    return dict(zip(h5_weights.top_level_paths([spec["class_name"] for spec in specs]), specs))
+
+
 def _objects_in_order(model, order, filepath):
-    """The model's layers (and, for a functional model, its inputs) named in `order`."""
+    """The model's layers (InputLayers included, for a functional model) in the file's order."""
     if hasattr(model, "_chain"):
         return list(model.layers)
     by_name = {layer.name: layer for layer in model.layers}
-    by_name.update({sym.name: sym for sym in model.inputs})
     missing = [name for name in order if name not in by_name]
     if missing:
         raise _error(filepath, f"lists layers {missing} that the model built from it lacks")

@@ -14,8 +14,8 @@ SHARED_LAYER_CLASSES = frozenset([
     "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Attention", "AdditiveAttention",
     "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
     "BatchNormalization", "LayerNormalization",
+    "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "TextVectorization",
 ])
-RECURRENT_CLASSES = frozenset(["SimpleRNN", "LSTM", "GRU"])
 
 # Top-level entries of config.json (Keras's loader needs "module"; its registered_name is
 # what keras.saving writes for each model class).
@@ -31,7 +31,7 @@ MODEL_CLASS_NAMES = frozenset(["Sequential", "Functional", "Model"])
 # layer sets one to anything but its default: that choice does not travel).
 _RNN_EXTRAS = {"recompute": False, "truncate_bptt": None, "bptt": "fast"}
 MINIRNN_ONLY_ARGUMENTS = {"SimpleRNN": _RNN_EXTRAS, "LSTM": _RNN_EXTRAS, "GRU": _RNN_EXTRAS,
-                          "*": {"input_shape": None}}
+                          "RNN": _RNN_EXTRAS, "*": {"input_shape": None}}
 
 # Keras arguments minirnn has no counterpart for: a Keras config is accepted when they hold
 # these values (and they are dropped); any other value is refused, naming the argument.
@@ -48,16 +48,20 @@ KERAS_ONLY_SUFFIXES = ("_regularizer", "_constraint")
 INITIALIZER_KERAS_ONLY = {"input_axes": None, "output_axes": None}
 
 # Where a layer's variables sit below its group in model.weights.h5: Keras saves each tracked
-# sublayer under the attribute that holds it. A recurrent layer keeps its weights in its cell;
-# a Bidirectional's two layers and a TimeDistributed's layer are saved as layers themselves.
-CELL_GROUP = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
-WRAPPED_LAYER_ATTRIBUTES = {"Bidirectional": ("forward_layer", "backward_layer"),
-                            "TimeDistributed": ("layer",)}
+# sublayer under the attribute that holds it, a list's items numbered by class (cells/lstm_cell,
+# cells/lstm_cell_1). A recurrent layer keeps its weights in its cell; a Bidirectional's two
+# layers and a TimeDistributed's layer are saved as layers themselves. (A user's layer is walked
+# by its attributes, as Keras walks it.)
+SUBLAYER_ATTRIBUTES = {"RNN": ("cell",), "SimpleRNN": ("cell",), "LSTM": ("cell",),
+                       "GRU": ("cell",), "StackedRNNCells": ("cells",),
+                       "Bidirectional": ("forward_layer", "backward_layer"),
+                       "TimeDistributed": ("layer",), "TextVectorization": ()}
+# The name attribute of the cell group of Keras's SimpleRNN, LSTM and GRU (their cell's name).
+CELL_NAMES = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
+# Sublayers Keras has and minirnn does not, saved as groups without variables (their state, if
+# any, travels as keras_assets describes): {class: {attribute: name attribute}}.
+STATE_ONLY_SUBLAYERS = {"TextVectorization": {"_lookup_layer": "string_lookup"}}
 
-# Keras records the masks of a functional model as operations of its graph. They take part in
-# Keras's ordering of the model's layers (and so in the numbering of the weights file): how
-# many operations each mask-making layer adds between its input and the layers the mask feeds.
-MASK_OPERATIONS = {"Embedding": ("NotEqual",), "Masking": ("NotEqual", "Any")}
 # The module path of Keras's operations (a functional config's non-layer entries).
 KERAS_OPS_MODULE_PREFIX = "keras.src.ops."
 
