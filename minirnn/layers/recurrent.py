@@ -223,13 +223,6 @@ class RNN(TimeLoop, Layer):
         super()._check_inputs(inputs)
         _check_sequence(self, inputs)
 
-    def _maybe_build(self, inputs):
-        if self.built:
-            return
-        self._check_inputs(inputs)
-        self.build(map_structure(lambda t: tuple(t.shape), inputs))
-        self.built = True
-
     def build(self, input_shape):
         nested = not _is_shape(input_shape)
         step_shape = _map_shapes(lambda s: (s[0],) + s[2:], input_shape)
