@@ -19,6 +19,7 @@ import io
 import numpy as np
 
 from ..layers.base import SymbolicTensor, flatten
+from ..layers.operation import OpLayer
 from ..naming import to_snake_case
 from . import keras_table as table
 
@@ -166,7 +167,8 @@ def _layer_entries(layer, path, out):
     if hasattr(layer, "_records") and hasattr(layer, "layers") and layer is not None \
             and hasattr(layer, "compile"):  # a model used as a layer
         out[f"{path}/vars"] = (layer.name, [])
-        for name, item in _numbered(keras_layer_order(layer)):
+        inner = [i for i in keras_layer_order(layer) if not isinstance(i, OpLayer)]
+        for name, item in _numbered(inner):
             if isinstance(item, SymbolicTensor):
                 out[f"{path}/layers/{name}/vars"] = (item.name, [])
             else:
@@ -189,7 +191,7 @@ def layer_groups(model, ordered=None):
     """{group path: (name, [weight tensors])} of every layer of `model`, as Keras saves them."""
     out = {"vars": (model.name, [])}
     ordered = keras_layer_order(model) if ordered is None else ordered
-    for name, item in _numbered(ordered):
+    for name, item in _numbered(i for i in ordered if not isinstance(i, OpLayer)):  # no layers
         if isinstance(item, SymbolicTensor):
             out[f"layers/{name}/vars"] = (item.name, [])
         else:

@@ -14,7 +14,8 @@ import copy
 import warnings
 
 from ..layers.base import SymbolicTensor, flatten
-from . import keras_table as table
+from ..layers.operation import OpLayer
+from . import keras_ops, keras_table as table
 from .serialization import config_error, serialize_layer
 
 __all__ = ["layer_to_keras", "layer_from_keras", "model_to_keras", "model_from_keras",
@@ -226,6 +227,9 @@ def _functional_to_keras(model, ordered_layers, dropped):
         if isinstance(item, SymbolicTensor):
             entry = _input_layer(item.shape, item.dtype, item.name)
             entry.update(name=item.name, inbound_nodes=[])
+        elif isinstance(item, OpLayer):  # an op node: one call, on the list of its tensors
+            record = next(r for r in model._records if r.layer is item)
+            entry = keras_ops.operation_to_keras(item, flatten(record.args), tensor)
         else:
             entry = layer_to_keras(serialize_layer(item), dropped)
             entry.update(name=item.name, inbound_nodes=nodes[id(item)])
@@ -298,7 +302,9 @@ def _history(value):
 
 def _functional_from_keras(config):
     entries = _layer_entries(config)
-    operations = {e.get("name") for e in entries if _is_operation(e)}
+    # Keras's operations minirnn runs (as OpLayers); the others only make masks, which it skips
+    operations = {e.get("name") for e in entries
+                  if _is_operation(e) and not keras_ops.is_keras_operation(e)}
     inputs_by_name, layer_entries, specs = {}, [], []
     for entry in entries:
         name = entry.get("name") or (entry.get("config") or {}).get("name")
@@ -306,6 +312,10 @@ def _functional_from_keras(config):
             c = entry.get("config") or {}
             inputs_by_name[name] = {"shape": list(c.get("batch_shape") or c.get("batch_input_shape")),
                                     "dtype": c.get("dtype") or "float32", "name": name}
+        elif keras_ops.is_keras_operation(entry):
+            spec, node = keras_ops.operation_from_keras(entry)
+            layer_entries.append((name, {"inbound_nodes": [node]}))
+            specs.append(spec)
         elif _is_operation(entry):
             continue
         else:
