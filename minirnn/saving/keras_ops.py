@@ -9,6 +9,8 @@ any other op node makes the save fail with a ValueError naming it.
 import builtins
 import inspect
 
+import numpy as np
+
 from ..layers.operation import TensorSlot, encode_arguments
 from ..tensor import floatx
 from . import keras_table as table
@@ -32,8 +34,11 @@ def _keras_constant(value, where):
         return [_keras_constant(v, where) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if hasattr(value, "dtype") and getattr(value, "ndim", None) == 0:
+    if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return {"class_name": "__numpy__", "config": {"value": value.tolist(),
+                                                      "dtype": str(value.dtype)}}
     raise ValueError(f"{where}: an argument of type {type(value).__name__} cannot be written to a "
                      f".keras file (save the model with model.save('....npz') instead)")
 
@@ -138,6 +143,11 @@ def _from_keras_constant(value, where):
                                     for k in ("start", "stop", "step")))
         if kind == "__ellipsis__":
             return Ellipsis
+        if kind == "__numpy__":
+            dtype = np.dtype(config.get("dtype"))
+            if dtype.kind not in "biuf":
+                raise config_error(f"{where}: a constant array of dtype {dtype} is not supported")
+            return np.asarray(config.get("value"), dtype=dtype)
         if kind == "__tuple__":
             return tuple(_from_keras_constant(v, where) for v in config.get("value", []))
         if isinstance(kind, str) and kind.startswith("__"):
