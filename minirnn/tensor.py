@@ -445,8 +445,12 @@ def _all_plain(values) -> bool:
 def _deferred(op, args, kwargs):
     """A handler's result for this call, or NotImplemented when every argument is plain or no
     handler takes it."""
-    if _all_plain(args) and _all_plain(kwargs.values()):
+    if _all_plain(args) and (not kwargs or _all_plain(kwargs.values())):
         return NotImplemented
+    return _offer(op, args, kwargs)
+
+
+def _offer(op, args, kwargs):
     for handler in tuple(_DEFERRED_HANDLERS):
         result = handler(op, args, kwargs)
         if result is not NotImplemented:
@@ -459,8 +463,9 @@ def deferrable(fn: Callable[..., Any]) -> Callable[..., Any]:
     handlers before it runs. Primitives do this by themselves, off their fast path."""
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        if _DEFERRED_HANDLERS:
-            result = _deferred(op, args, kwargs)
+        if _DEFERRED_HANDLERS and not (_all_plain(args) and (not kwargs or
+                                                             _all_plain(kwargs.values()))):
+            result = _offer(op, args, kwargs)
             if result is not NotImplemented:
                 return result
         return fn(*args, **kwargs)

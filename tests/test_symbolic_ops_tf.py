@@ -187,7 +187,8 @@ def test_summary_rows_list_op_nodes_as_keras():
     got = [(_base(line[1:34].split(" (")[0]), line[1:34].split(" (")[1].rstrip(") "),
             line[34:60].rstrip(), line[60:].strip())
            for line in lines if line.startswith(" ") and not line.startswith(" Layer (type)")]
-    expected = [(_base(op.name), type(op).__name__, str(tuple(op._inbound_nodes[-1].outputs[0].shape)),
+    expected = [(_base(op.name), type(op).__name__,
+                 str(tuple(op._inbound_nodes[-1].outputs[0].shape)),
                  str(op.count_params() if hasattr(op, "count_params") else 0))
                 for op in kmodel.operations]
     assert got == expected
@@ -225,7 +226,7 @@ def test_indexing_a_symbolic_tensor_gives_keras_shape(key):
     np.testing.assert_array_equal(minirnn.Model(inputs, got)(x).data, x[key].astype(np.float32))
 
 
-# -- saving -----------------------------------------------------------------------------------------
+# -- saving --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)
 def test_npz_round_trip(builder, tmp_path):
@@ -259,7 +260,8 @@ def test_keras_file_from_minirnn_loads_in_keras(builder, tmp_path, both_float64)
     kmodel = keras.models.load_model(path)
     x = inputs_of(builder, np.random.default_rng(8))
     assert_close(kmodel.predict(x, verbose=0), model.predict(x, verbose=0), "float64")
-    assert [_base(op.name) for op in kmodel.operations] == [_base(op.name) for op in model.operations]
+    assert [_base(op.name) for op in kmodel.operations] == \
+        [_base(op.name) for op in model.operations]
 
 
 def test_an_op_keras_files_do_not_carry_is_refused_by_name(tmp_path):
@@ -292,7 +294,7 @@ def test_a_tampered_npz_config_op_is_refused(tmp_path):
         minirnn.Model.from_config(json.loads(json.dumps(config)))
 
 
-# -- bad input ---------------------------------------------------------------------------------------
+# -- bad input -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, words", [
     (lambda: minirnn.Input((5,)) + minirnn.Input((3,)), ["add", "(None, 5)", "(None, 3)"]),

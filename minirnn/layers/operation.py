@@ -102,8 +102,8 @@ def encode_arguments(value, where):
     if isinstance(value, TensorSlot):
         return {"__tensor__": value.index}
     if isinstance(value, builtins.slice):
-        return {"__slice__": [encode_arguments(value.start, where), encode_arguments(value.stop, where),
-                              encode_arguments(value.step, where)]}
+        return {"__slice__": [encode_arguments(part, where)
+                              for part in (value.start, value.stop, value.step)]}
     if value is Ellipsis:
         return {"__ellipsis__": True}
     if isinstance(value, tuple):
@@ -276,7 +276,8 @@ class OpLayer(Layer):
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise ValueError(f"{where}: 'args' must be a list and 'kwargs' an object; got "
                              f"{args!r} and {kwargs!r}")
-        return cls(args=decode_arguments(args, where), kwargs=decode_arguments(kwargs, where), **config)
+        return cls(args=decode_arguments(args, where), kwargs=decode_arguments(kwargs, where),
+                   **config)
 
 
 def _restructure(template, leaves):
@@ -298,7 +299,7 @@ def _resolve_op(op_name, layer_name):
     return function
 
 
-# -- the hook: an op call with a symbolic argument is recorded --------------------------------------
+# -- the hook: an op call with a symbolic argument is recorded -----------------------------------
 
 def _has_symbolic(value):
     if isinstance(value, SymbolicTensor):

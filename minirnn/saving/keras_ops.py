@@ -26,8 +26,7 @@ def _keras_constant(value, where):
     """A constant call argument as Keras serializes it (tuples as lists, as its GetItem reads)."""
     if isinstance(value, builtins.slice):
         return {"class_name": "__slice__", "config": {
-            "start": _keras_constant(value.start, where), "stop": _keras_constant(value.stop, where),
-            "step": _keras_constant(value.step, where)}}
+            key: _keras_constant(getattr(value, key), where) for key in ("start", "stop", "step")}}
     if value is Ellipsis:
         return {"class_name": "__ellipsis__", "config": {}}
     if isinstance(value, (list, tuple)):
