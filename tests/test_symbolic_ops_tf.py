@@ -33,14 +33,17 @@ T, D, V = 5, 3, 11
 
 @pytest.fixture
 def both_float64():
-    previous = keras.config.floatx(), minirnn.floatx()
+    # Keras fixes its global dtype policy when first used: set_floatx alone would not reach it
+    previous = keras.config.floatx(), keras.config.dtype_policy(), minirnn.floatx()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     minirnn.set_floatx("float64")
     try:
         yield
     finally:
         keras.config.set_floatx(previous[0])
-        minirnn.set_floatx(previous[1])
+        keras.config.set_dtype_policy(previous[1])
+        minirnn.set_floatx(previous[2])
 
 
 # -- graphs, built by either library --------------------------------------------------------------
@@ -157,6 +160,7 @@ def test_gradients_through_the_model_pass_finite_differences(builder, float64):
 
 
 def test_a_model_with_op_nodes_trains(float64):
+    minirnn.utils.set_random_seed(4)  # the initial weights and the shuffling
     model = concatenate_and_arithmetic(minirnn)
     rng = np.random.default_rng(4)
     x = [rng.normal(size=(64, 4)), rng.normal(size=(64, 3))]
@@ -262,6 +266,31 @@ def test_keras_file_from_minirnn_loads_in_keras(builder, tmp_path, both_float64)
     assert_close(kmodel.predict(x, verbose=0), model.predict(x, verbose=0), "float64")
     assert [_base(op.name) for op in kmodel.operations] == \
         [_base(op.name) for op in model.operations]
+
+
+def masked_merge_then_ops(lib):
+    """Keras computes the merged mask with operations of its own (NotEqual, ExpandDims,
+    Concatenate, ...): those are skipped, the ops on the data are run."""
+    a, b = lib.Input((T,), dtype="int32", name="a"), lib.Input((T,), dtype="int32", name="b")
+    ea = lib.layers.Embedding(V, 3, mask_zero=True, name="emb_a")(a)
+    eb = lib.layers.Embedding(V, 3, mask_zero=True, name="emb_b")(b)
+    merged = lib.layers.Concatenate(name="cat")([ea, eb])
+    h = lib.layers.LSTM(4, name="rnn")(merged)
+    return lib.Model([a, b], lib.layers.Dense(1, name="head")(
+        lib.ops.concatenate([h * 2.0, h[:, :1]], axis=-1)))
+
+
+def test_keras_mask_operations_are_skipped_and_data_operations_run(tmp_path, both_float64):
+    kmodel = masked_merge_then_ops(keras)
+    kinds = [type(op).__name__ for op in kmodel.operations]
+    assert "NotEqual" in kinds and kinds.count("Concatenate") >= 2  # the mask's and the data's
+    kmodel.save(tmp_path / "masked.keras")
+    model = minirnn.models.load_model(tmp_path / "masked.keras")
+    rng = np.random.default_rng(10)
+    x = [rng.integers(0, V, size=(4, T)), rng.integers(0, V, size=(4, T))]
+    x[0][:, -2:] = 0
+    assert [op.name for op in model.layers] == [op.name for op in kmodel.layers]
+    assert_close(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), "float64")
 
 
 def test_an_op_keras_files_do_not_carry_is_refused_by_name(tmp_path):

@@ -42,12 +42,9 @@ def public_op_name(fn):
     where two names hold one function, as `multiply` for `mul`), or None."""
     global _public_names
     if _public_names is None:
-        from .. import ops_constant, ops_numpy  # loaded by now; imported here to be explicit
+        from .. import conv_ops, ops_constant, ops_numpy  # the modules minirnn.ops serves
         names = {}
-        keras_names = list(ops_numpy.__all__) + list(ops_constant.__all__)
-        for name in keras_names + sorted(dir(ops)):
-            if name.startswith("_"):
-                continue
+        for name in [*ops_numpy.__all__, *ops_constant.__all__, *ops.__all__, *conv_ops.__all__]:
             value = getattr(ops, name, None)
             if callable(value) and not isinstance(value, type):
                 names.setdefault(id(value), name)

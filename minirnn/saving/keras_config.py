@@ -303,8 +303,8 @@ def _history(value):
 def _functional_from_keras(config):
     entries = _layer_entries(config)
     # Keras's operations minirnn runs (as OpLayers); the others only make masks, which it skips
-    operations = {e.get("name") for e in entries
-                  if _is_operation(e) and not keras_ops.is_keras_operation(e)}
+    runs = keras_ops.operations_to_run(entries)
+    operations = {e.get("name") for e in entries if _is_operation(e) and e.get("name") not in runs}
     inputs_by_name, layer_entries, specs = {}, [], []
     for entry in entries:
         name = entry.get("name") or (entry.get("config") or {}).get("name")
@@ -312,7 +312,7 @@ def _functional_from_keras(config):
             c = entry.get("config") or {}
             inputs_by_name[name] = {"shape": list(c.get("batch_shape") or c.get("batch_input_shape")),
                                     "dtype": c.get("dtype") or "float32", "name": name}
-        elif keras_ops.is_keras_operation(entry):
+        elif name in runs:
             spec, node = keras_ops.operation_from_keras(entry)
             layer_entries.append((name, {"inbound_nodes": [node]}))
             specs.append(spec)

@@ -16,7 +16,8 @@ from ..tensor import floatx
 from . import keras_table as table
 from .serialization import config_error
 
-__all__ = ["operation_to_keras", "is_keras_operation", "operation_from_keras"]
+__all__ = ["operation_to_keras", "is_keras_operation", "operations_to_run",
+           "operation_from_keras"]
 
 _OP_CLASSES = {name: keras_class for keras_class, (_, name, _) in table.KERAS_OPERATIONS.items()}
 _OP_CLASSES.update(table.OPERATION_ALIASES)
@@ -89,6 +90,39 @@ def is_keras_operation(entry):
     """Whether a config.json entry is a Keras operation that minirnn reads as an OpLayer."""
     return isinstance(entry, dict) and entry.get("class_name") in table.KERAS_OPERATIONS \
         and entry.get("module") == table.KERAS_OPERATIONS[entry["class_name"]][0]
+
+
+def operations_to_run(entries):
+    """The names of the operation entries of a functional config.json that minirnn runs as
+    OpLayers: Keras's operations of the table that read no tensor a mask operation made. Keras
+    computes masks with operations too (NotEqual after an Embedding, then ExpandDims, Concatenate,
+    ... of that mask in a merge); minirnn computes masks inside its layers and skips those."""
+    candidates = {e.get("name"): e for e in entries if is_keras_operation(e)}
+    masks = {e.get("name") for e in entries
+             if isinstance(e, dict) and e.get("name") not in candidates
+             and str(e.get("module", "")).startswith(table.KERAS_OPS_MODULE_PREFIX)}
+    grown = True
+    while grown:
+        grown = False
+        for name, entry in candidates.items():
+            if name not in masks and any(ref in masks for ref in _producers(entry)):
+                masks.add(name)
+                grown = True
+    return set(candidates) - masks
+
+
+def _producers(value):
+    """The names of the layers and operations whose tensors an entry's calls read."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            history = (value.get("config") or {}).get("keras_history")
+            return [history[0]] if isinstance(history, list) and history else []
+        if "inbound_nodes" in value:
+            return _producers(value["inbound_nodes"])
+        return [name for v in value.values() for name in _producers(v)]
+    if isinstance(value, list):
+        return [name for v in value for name in _producers(v)]
+    return []
 
 
 def operation_from_keras(entry):
