@@ -12,7 +12,7 @@ dilation * (kernel_size - 1) steps on the left only.
 import numpy as np
 
 from .ops import matmul, reshape
-from .tensor import as_tensor, primitive
+from .tensor import as_tensor, deferrable, primitive
 
 __all__ = ["conv_padding", "conv_output_length", "unfold1d", "conv1d", "max_pool1d",
            "avg_pool1d"]
@@ -90,6 +90,7 @@ def _unfold1d(x, kernel_size, stride, dilation, pad):
     return windows, vjp
 
 
+@deferrable
 def unfold1d(x, kernel_size, stride=1, dilation=1, padding="valid"):
     """The windows a 1-D convolution reads (im2col): x (B, L, C) -> (B, L_out, kernel_size, C).
 
@@ -101,6 +102,7 @@ def unfold1d(x, kernel_size, stride=1, dilation=1, padding="valid"):
     return _unfold1d(x, kernel_size=kernel_size, stride=stride, dilation=dilation, pad=pad)
 
 
+@deferrable
 def conv1d(x, kernel, stride=1, dilation=1, padding="valid"):
     """Cross-correlation as Keras's Conv1D computes it: x (B, L, C), kernel (K, C, F) ->
     (B, L_out, F), one matmul of every window (B * L_out, K * C) by the kernel (K * C, F)."""
@@ -134,6 +136,7 @@ def _max_pool1d(x, pool_size, stride, pad):
     return y, vjp
 
 
+@deferrable
 def max_pool1d(x, pool_size, stride=None, padding="valid"):
     """The largest value of each window, per channel: (B, L, C) -> (B, L_out, C).
 
@@ -166,6 +169,7 @@ def _avg_pool1d(x, pool_size, stride, pad):
     return total / count, vjp
 
 
+@deferrable
 def avg_pool1d(x, pool_size, stride=None, padding="valid"):
     """The mean of each window over its real (unpadded) steps: (B, L, C) -> (B, L_out, C)."""
     x = as_tensor(x)

@@ -6,7 +6,7 @@ broadcast as NumPy does; their VJPs sum the gradient back over broadcast axes (`
 import numpy as np
 
 from .numeric import dot as _dot, sigmoid as _sigmoid
-from .tensor import Tensor, primitive, unbroadcast, as_tensor
+from .tensor import Tensor, as_tensor, deferrable, primitive, unbroadcast
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "addmm", "exp", "log", "sqrt", "abs", "tanh",
@@ -52,6 +52,7 @@ def _pow(x, exponent):
     return y, lambda g: (g * exponent * x ** (exponent - 1),)
 
 
+@deferrable
 def pow(x, exponent):
     """x ** exponent for a scalar (Python number) exponent."""
     if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
@@ -70,6 +71,7 @@ def identity(x):
     return x.copy(), lambda g: (g,)
 
 
+@deferrable
 def cast(x, dtype):
     """x in another dtype. To a float dtype the gradient is cast back; to an integer or boolean
     one no gradient flows (as in Keras), so the result is a plain Tensor."""
@@ -179,6 +181,7 @@ def _parse_einsum(subscripts, n_operands):
     return inputs, output
 
 
+@deferrable
 def einsum(subscripts, *operands):
     """np.einsum for explicit or implicit subscripts without ellipsis or repeated indices."""
     _parse_einsum(subscripts, len(operands))
@@ -271,6 +274,7 @@ def _clip(x, lo, hi):
     return np.clip(x, lo, hi), lambda g: (unbroadcast(g * inside, x.shape),)
 
 
+@deferrable
 def clip(x, x_min, x_max):
     """Elementwise clip to [x_min, x_max] (Keras's names); the gradient passes where
     x_min <= x <= x_max. The bounds are constants (scalars, or arrays no larger than x)."""
@@ -289,6 +293,7 @@ def _where(x, y, condition):
     return np.where(condition, x, y), vjp
 
 
+@deferrable
 def where(condition, x1=None, x2=None):
     """x1 where condition else x2, broadcasting all three; condition gets no gradient.
     With neither x1 nor x2, the indices where condition holds, one int Tensor per axis (Keras's
@@ -354,6 +359,7 @@ _min = primitive(_extremum(np.min))
 _min.__name__ = "min"
 
 
+@deferrable
 def max(x, axis=None, keepdims=False, initial=None):
     """The largest elements along `axis` (all axes if None); no less than `initial` if given.
     Ties share the gradient."""
@@ -361,6 +367,7 @@ def max(x, axis=None, keepdims=False, initial=None):
     return y if initial is None else maximum(y, initial)
 
 
+@deferrable
 def min(x, axis=None, keepdims=False, initial=None):
     """The smallest elements along `axis` (all axes if None); no more than `initial` if given."""
     y = _min(x, axis=axis, keepdims=keepdims)
@@ -379,6 +386,7 @@ def _reshape(x, shape):
     return y, lambda g: (g.reshape(x.shape),)
 
 
+@deferrable
 def reshape(x, newshape=None, *, shape=None):
     """x with a new shape (one dimension may be -1), given as `newshape` (Keras's name) or `shape`
     (NumPy's). The shape is static, never a graph input."""
@@ -399,6 +407,7 @@ def _expand_dims(x, axis):
     return np.expand_dims(x, axis), lambda g: (g.reshape(x.shape),)
 
 
+@deferrable
 def expand_dims(x, axis):
     """x with a new size-1 axis at `axis` (static, never a graph input)."""
     return _expand_dims(x, axis=axis)
@@ -439,6 +448,7 @@ def _plain_index(index):
     return index
 
 
+@deferrable
 def getitem(x, index):
     """x[index] for ints, slices, None, Ellipsis and integer/boolean arrays."""
     return _getitem(x, index=_plain_index(index))
@@ -456,6 +466,7 @@ def _shapes(name, xs):
     return [np.shape(x.data if isinstance(x, Tensor) else x) for x in xs]
 
 
+@deferrable
 def concat(tensors, axis=-1):
     """Join tensors along an existing axis (np.concatenate)."""
     shapes = _shapes("concat", tensors)
@@ -475,6 +486,7 @@ def _stack(*xs, axis):
     return np.stack(xs, axis=axis), lambda g: tuple(np.moveaxis(g, axis, 0))
 
 
+@deferrable
 def stack(x, axis=0):
     """Join a sequence `x` of same-shaped tensors along a new axis (np.stack)."""
     shapes = _shapes("stack", x)
@@ -489,6 +501,7 @@ def _unstack(x, axis):
     return parts, lambda gs: (np.stack(gs, axis=axis),)
 
 
+@deferrable
 def unstack(x, num=None, axis=0):
     """The slices of x along `axis`, as a tuple (one node; its VJP stacks the gradients once,
     where indexing each slice would scatter into a full-size zero array per slice). `num`, if
@@ -514,6 +527,7 @@ def _split(x, sections, axis):
     return parts, lambda gs: (np.concatenate(gs, axis=axis),)
 
 
+@deferrable
 def split(x, indices_or_sections, axis=0):
     """np.split: a tuple of tensors (one graph node with several outputs)."""
     x = as_tensor(x)
@@ -547,7 +561,7 @@ Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflect(matmul)
 Tensor.__pow__ = pow
 Tensor.__neg__ = neg
 Tensor.__abs__ = abs
-Tensor.__getitem__ = getitem
+Tensor.__getitem__ = getitem.__wrapped__  # on a Tensor: nothing to defer, so no wrapper
 Tensor.__lt__ = _comparison(np.less)
 Tensor.__le__ = _comparison(np.less_equal)
 Tensor.__gt__ = _comparison(np.greater)

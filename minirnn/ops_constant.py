@@ -9,7 +9,7 @@ import builtins
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, floatx
+from .tensor import Tensor, deferrable, floatx
 
 __all__ = [
     "zeros", "ones", "zeros_like", "ones_like", "full", "full_like", "arange", "one_hot",
@@ -56,16 +56,19 @@ def full(shape, fill_value, dtype=None):
                           _dtype("full", dtype, floatx())))
 
 
+@deferrable
 def zeros_like(x, dtype=None):
     x = _data(x)
     return Tensor(np.zeros(x.shape, _dtype("zeros_like", dtype, x.dtype)))
 
 
+@deferrable
 def ones_like(x, dtype=None):
     x = _data(x)
     return Tensor(np.ones(x.shape, _dtype("ones_like", dtype, x.dtype)))
 
 
+@deferrable
 def full_like(x, fill_value, dtype=None):
     x = _data(x)
     return Tensor(np.full(x.shape, _data(fill_value), _dtype("full_like", dtype, x.dtype)))
@@ -91,6 +94,7 @@ def arange(start, stop=None, step=None, dtype=None):
                             dtype=_dtype("arange", dtype, None)))
 
 
+@deferrable
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     """A new axis (at `axis`) of length num_classes, 1 at each index of x and 0 elsewhere; an
     index outside [0, num_classes) gives all zeros, as Keras's."""
@@ -110,6 +114,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     return Tensor(np.moveaxis(out, -1, axis).astype(_dtype("one_hot", dtype, floatx())))
 
 
+@deferrable
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     """x as a Tensor (a Tensor of the requested dtype is returned as is; another is cast, with
     its gradient). Python ints become int32 and Python floats floatx, as in Keras."""
@@ -143,11 +148,13 @@ def shape(x):
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
+@deferrable
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element along `axis` (of the flattened x if None), as int32."""
     return Tensor(np.argmax(_data(x), axis=axis, keepdims=keepdims).astype(np.int32))
 
 
+@deferrable
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest element along `axis` (of the flattened x if None), as int32."""
     return Tensor(np.argmin(_data(x), axis=axis, keepdims=keepdims).astype(np.int32))
@@ -160,7 +167,7 @@ def _elementwise(numpy_fn, name):
         return Tensor(numpy_fn(_data(x1), _data(x2)))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {numpy_fn.__name__}, broadcasting, as a boolean Tensor."
-    return op
+    return deferrable(op)
 
 
 equal = _elementwise(np.equal, "equal")
@@ -173,15 +180,18 @@ logical_and = _elementwise(np.logical_and, "logical_and")
 logical_or = _elementwise(np.logical_or, "logical_or")
 
 
+@deferrable
 def logical_not(x):
     return Tensor(np.logical_not(_data(x)))
 
 
+@deferrable
 def all(x, axis=None, keepdims=False):
     """Whether every element along `axis` (every axis if None) is true."""
     return Tensor(np.all(_data(x), axis=axis, keepdims=keepdims))
 
 
+@deferrable
 def any(x, axis=None, keepdims=False):
     """Whether some element along `axis` (any axis if None) is true."""
     return Tensor(np.any(_data(x), axis=axis, keepdims=keepdims))

@@ -9,7 +9,7 @@ import builtins
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, as_tensor, floatx, primitive, unbroadcast
+from .tensor import Tensor, as_tensor, deferrable, floatx, primitive, unbroadcast
 
 __all__ = [
     "subtract", "multiply", "divide", "true_divide", "negative", "power", "dot", "concatenate",
@@ -53,6 +53,7 @@ def power(x1, x2):
     return y, vjp
 
 
+@deferrable
 def dot(x1, x2):
     """np.dot: a product with a scalar, matmul for a 1-D or 2-D x2, else a sum over x1's last
     axis and x2's second-to-last."""
@@ -72,6 +73,7 @@ def dot(x1, x2):
     return ops.reshape(ops.matmul(x1, flat), x1.shape[:-1] + rest)
 
 
+@deferrable
 def concatenate(xs, axis=0):
     """Join tensors along an existing axis (Keras's name and default axis for ops.concat)."""
     return ops.concat(xs, axis=axis)
@@ -90,6 +92,7 @@ def _tile(x, *, reps):
     return y, vjp
 
 
+@deferrable
 def tile(x, repeats):
     """np.tile: x repeated `repeats` times along each axis (an int or a sequence of ints)."""
     reps = (repeats,) if np.ndim(repeats) == 0 else tuple(repeats)
@@ -109,6 +112,7 @@ def _repeat(x, *, repeats, axis):
     return np.repeat(x, repeats, axis=axis), vjp
 
 
+@deferrable
 def repeat(x, repeats, axis=None):
     """np.repeat: each element (axis=None: of the flattened x) or each slice along `axis`
     repeated `repeats` times (an int, or one count per slice)."""
@@ -135,6 +139,7 @@ def _take(x, *, indices, axis):
     return np.take(x, indices, axis=axis), vjp
 
 
+@deferrable
 def take(x, indices, axis=None):
     """np.take: the elements (axis=None: of the flattened x) or slices along `axis` at `indices`.
     Repeated indices accumulate their gradients."""
@@ -168,6 +173,7 @@ def _take_along_axis(x, *, indices, axis):
     return x[index], vjp
 
 
+@deferrable
 def take_along_axis(x, indices, axis=None):
     """np.take_along_axis: x's elements at `indices` along `axis` (same rank as x; the other axes
     broadcast). axis=None takes from the flattened x with 1-D indices."""
@@ -196,6 +202,7 @@ def _reduction_axes(name, axis, ndim):
     return tuple(_axis(name, a, ndim) for a in axes)
 
 
+@deferrable
 def norm(x, ord=None, axis=None, keepdims=False):
     """np.linalg.norm for vector norms (any ord) and the matrix norms ord in None, 'fro', 1, -1,
     inf, -inf. With axis=None, x is taken as a vector, or as a matrix when it has rank 2 and ord
@@ -239,6 +246,7 @@ def _cumsum(x, *, axis):
             lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis),))
 
 
+@deferrable
 def cumsum(x, axis=None, dtype=None):
     """Running sums along `axis` (axis=None: over the flattened x), optionally cast to dtype."""
     x = as_tensor(x)
@@ -253,6 +261,7 @@ def _flip(x, *, axis):
     return np.flip(x, axis), lambda g: (np.flip(g, axis),)
 
 
+@deferrable
 def flip(x, axis=None):
     """x reversed along `axis` (an int, a tuple, or None for every axis)."""
     x = as_tensor(x)
@@ -260,11 +269,13 @@ def flip(x, axis=None):
     return _flip(x, axis=axes if axis is not None else None)
 
 
+@deferrable
 def stop_gradient(variable):
     """The same values, cut from the graph: no gradient flows back through them."""
     return as_tensor(variable).detach()
 
 
+@deferrable
 def moments(x, axes, keepdims=False, synchronized=False):
     """(mean, variance) of x over `axes` (one device here, so `synchronized` changes nothing)."""
     if axes is not None and np.ndim(axes) != 0:
@@ -276,17 +287,20 @@ def moments(x, axes, keepdims=False, synchronized=False):
     return ops.squeeze(mean, axis=axes), ops.squeeze(variance, axis=axes)
 
 
+@deferrable
 def var(x, axis=None, keepdims=False):
     """The (biased) variance over `axis`, as np.var."""
     variance = moments(x, axes=axis, keepdims=True)[1]
     return variance if keepdims else ops.squeeze(variance, axis=axis)
 
 
+@deferrable
 def std(x, axis=None, keepdims=False):
     """The (biased) standard deviation over `axis`, as np.std."""
     return ops.sqrt(var(x, axis=axis, keepdims=keepdims))
 
 
+@deferrable
 def swapaxes(x, axis1, axis2):
     x = as_tensor(x)
     order = list(range(x.ndim))
@@ -295,6 +309,7 @@ def swapaxes(x, axis1, axis2):
     return ops.transpose(x, axes=tuple(order))
 
 
+@deferrable
 def moveaxis(x, source, destination):
     """x with the axes at `source` moved to `destination` (ints or sequences), as np.moveaxis."""
     x = as_tensor(x)
@@ -318,6 +333,7 @@ def _broadcast_to(x, *, shape):
     return np.array(np.broadcast_to(x, shape)), lambda g: (unbroadcast(g, x.shape),)
 
 
+@deferrable
 def broadcast_to(x, shape):
     """x broadcast to `shape` (a copy); the gradient sums over the broadcast axes."""
     x = as_tensor(x)
@@ -331,6 +347,7 @@ def broadcast_to(x, shape):
     return _broadcast_to(x, shape=shape)
 
 
+@deferrable
 def slice(inputs, start_indices, shape):
     """The block of `inputs` starting at `start_indices` with size `shape` along each axis."""
     x = as_tensor(inputs)

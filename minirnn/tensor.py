@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = ["Tensor", "tensor", "primitive", "no_grad", "is_grad_enabled", "floatx", "set_floatx",
-           "unbroadcast", "FreedGraphError"]
+           "unbroadcast", "FreedGraphError", "deferrable", "register_deferred_handler",
+           "unregister_deferred_handler"]
 
 _FLOATX = "float32"
 # Grad mode belongs to each thread, as in PyTorch. A context variable rather than threading.local:
@@ -399,6 +400,78 @@ def _outputs(value, vjp, inputs, needs_grad, name):
     return outputs
 
 
+# -- deferred calls ------------------------------------------------------------------------------
+# An op called with an argument the engine does not compute with (a placeholder of a graph being
+# built, say) may be taken over by a handler that a package above registers: handler(op, args,
+# kwargs) returns the result, or NotImplemented to let the op run as usual. The engine never
+# learns what the handlers stand for. Arguments are looked at only when a handler is registered,
+# and for a primitive only off its fast path (where every input is a Tensor).
+_DEFERRED_HANDLERS: list[Callable[[Callable, tuple, dict], Any]] = []
+_PLAIN_TYPES = frozenset([Tensor, np.ndarray, int, float, bool, complex, str, bytes, type(None),
+                          slice, type(Ellipsis), np.dtype, type])
+
+
+def register_deferred_handler(handler: Callable[[Callable, tuple, dict], Any]) -> None:
+    """Let handler(op, args, kwargs) take over op calls that have an argument other than a Tensor,
+    an array, a number, a string, None or a slice (nested in lists, tuples or dicts)."""
+    if not callable(handler):
+        raise TypeError(f"register_deferred_handler expects a callable; got {handler!r}")
+    if all(h is not handler for h in _DEFERRED_HANDLERS):
+        _DEFERRED_HANDLERS.append(handler)
+
+
+def unregister_deferred_handler(handler: Callable[[Callable, tuple, dict], Any]) -> None:
+    """Undo register_deferred_handler (a handler not registered is ignored)."""
+    _DEFERRED_HANDLERS[:] = [h for h in _DEFERRED_HANDLERS if h is not handler]
+
+
+def _all_plain(values) -> bool:
+    """Whether every leaf of values (nested lists, tuples, dicts) is something ops compute with."""
+    for v in values:
+        kind = type(v)
+        if kind in _PLAIN_TYPES:
+            continue
+        if kind is list or kind is tuple:
+            if not _all_plain(v):
+                return False
+        elif kind is dict:
+            if not _all_plain(v.values()):
+                return False
+        elif not isinstance(v, (Tensor, np.ndarray, np.generic, np.dtype)):
+            return False
+    return True
+
+
+def _deferred(op, args, kwargs):
+    """A handler's result for this call, or NotImplemented when every argument is plain or no
+    handler takes it."""
+    if _all_plain(args) and (not kwargs or _all_plain(kwargs.values())):
+        return NotImplemented
+    return _offer(op, args, kwargs)
+
+
+def _offer(op, args, kwargs):
+    for handler in tuple(_DEFERRED_HANDLERS):
+        result = handler(op, args, kwargs)
+        if result is not NotImplemented:
+            return result
+    return NotImplemented
+
+
+def deferrable(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Offer calls of fn (a public op that is not itself a primitive) to the deferred-call
+    handlers before it runs. Primitives do this by themselves, off their fast path."""
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _DEFERRED_HANDLERS and not (_all_plain(args) and (not kwargs or
+                                                             _all_plain(kwargs.values()))):
+            result = _offer(op, args, kwargs)
+            if result is not NotImplemented:
+                return result
+        return fn(*args, **kwargs)
+    return op
+
+
 def primitive(fn: Callable[..., tuple] | None = None, *,
               cast: bool = True) -> Callable[..., Any]:
     """Register fn as a differentiable primitive.
@@ -422,6 +495,10 @@ def primitive(fn: Callable[..., tuple] | None = None, *,
     name = fn.__name__
 
     def general(*args, **static):
+        if _DEFERRED_HANDLERS:
+            result = _deferred(op, args, static)
+            if result is not NotImplemented:
+                return result
         if n_inputs is not None and len(args) > n_inputs:
             if len(args) > n_inputs + len(static_names):
                 raise TypeError(f"{name} takes {n_inputs + len(static_names)} positional "

@@ -25,12 +25,7 @@ TIMEOUT_S = 600
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 
 # Programs minirnn cannot run yet, each with what minirnn lacks (strict: fixing it fails here).
-XFAIL = {
-    "dlwp2_ch11_sequence_models":
-        "keras.ops functions on functional-API inputs (keras.ops.one_hot(inputs, ...) on a "
-        "keras.Input): minirnn's ops take concrete arrays and Tensors only; Keras 3 records the "
-        "op as a node of the functional graph",
-}
+XFAIL = {}
 
 _results = {}   # program -> {"keras": bool, "minirnn": bool}
 

@@ -13,3 +13,4 @@ from .pooling import (MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, Gl
                       MaxPool1D, AvgPool1D, GlobalAvgPool1D, GlobalMaxPool1D)
 from .normalization import BatchNormalization, LayerNormalization
 from .preprocessing import TextVectorization
+from .operation import OpLayer

@@ -14,6 +14,7 @@ from ..checks import UnsupportedArgumentError, check_bool, check_unimplemented, 
 from ..layers.base import Layer, SymbolicTensor, flatten, is_string_dtype, map_structure
 from ..layers.input_layer import Input, InputLayer
 from ..layers.masks import get_mask, set_mask
+from ..layers.operation import OpLayer
 from ..saving.registry import loading_scope
 from ..saving.serialization import deserialize_layer, serialize_layer
 from ..tensor import Tensor
@@ -54,8 +55,17 @@ class Model(Trainer, Layer):
         self._inputs_struct = inputs if self._single_input else type(inputs)(inputs)
         self._outputs_struct = outputs if self._single_output else type(outputs)(outputs)
         self._records = records
-        self.layers = layers  # InputLayers included, in Keras's order
+        # Keras's `operations`: every layer and op node; its `layers`: those that are layers (the
+        # InputLayers included), in Keras's order. Set past __setattr__: op nodes are no sublayers
+        object.__setattr__(self, "_operations", layers)
+        self.layers = [l for l in layers if not isinstance(l, OpLayer)]
         self.built = True
+
+    @property
+    def operations(self):
+        """The layers and the op nodes (minirnn.ops called on symbolic tensors), in Keras's order."""
+        found = self.__dict__.get("_operations")
+        return list(found) if found is not None and self._records is not None else list(self.layers)
 
     @property
     def input(self):
@@ -169,7 +179,7 @@ class Model(Trainer, Layer):
             raise NotImplementedError(f"subclassed model '{self.name}' cannot be saved as a config; "
                                       f"use save_weights() instead")
         # the Input entries describe the InputLayers: the old format, which every file keeps
-        layers = [l for l in self.layers if not isinstance(l, InputLayer)]
+        layers = [l for l in self.operations if not isinstance(l, InputLayer)]
         index = {id(l): i for i, l in enumerate(layers)}
         names = {}
         for i, sym in enumerate(self.inputs):

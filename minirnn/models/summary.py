@@ -29,8 +29,9 @@ def _layer_rows(model):
     """One row per layer of `model.layers` (a functional model's InputLayers included, a
     Sequential's never), as Keras: a shared layer listed once, with the output shape of its latest
     call; a layer never called shows "?", one never built "0 (unbuilt)"."""
-    layers = model.layers if hasattr(model, "layers") else model._layers
-    return [(f"{l.name} ({type(l).__name__})", _output_shape(l),
+    layers = model.operations if hasattr(model, "operations") else model._layers
+    # an op node shows the class Keras gives its operation (OneHot, GetItem, ...)
+    return [(f"{l.name} ({getattr(l, 'keras_class_name', type(l).__name__)})", _output_shape(l),
              l.count_params() if l.built else "0 (unbuilt)") for l in layers]
 
 

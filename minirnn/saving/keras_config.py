@@ -15,7 +15,8 @@ import warnings
 
 from ..layers import InputLayer  # the package: InputLayer's module may move
 from ..layers.base import SymbolicTensor, flatten, is_string_dtype
-from . import keras_table as table
+from ..layers.operation import OpLayer
+from . import keras_ops, keras_table as table
 from .serialization import config_error, serialize_layer
 
 __all__ = ["layer_to_keras", "layer_from_keras", "model_to_keras", "model_from_keras",
@@ -204,7 +205,7 @@ def model_to_keras(model):
 def _functional_to_keras(model, dropped):
     if model._records is None:
         model.get_config()  # raises the subclassed model's error
-    names = [layer.name for layer in model.layers]  # InputLayers included: they name the inputs
+    names = [layer.name for layer in model.operations]  # InputLayers and op nodes included
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ValueError(f"model '{model.name}' has several layers or inputs named {duplicated}; "
@@ -237,10 +238,13 @@ def _functional_to_keras(model, dropped):
         nodes.setdefault(id(record.layer), []).append(
             {"args": tensor(list(record.args)), "kwargs": tensor(kwargs)})
     layers = []
-    for item in model.layers:  # in Keras's order, which numbers the weights file's groups
+    for item in model.operations:  # in Keras's order (model.layers, with the op nodes)
         if isinstance(item, InputLayer):
             entry = _input_layer(item.batch_shape, item.dtype, item.name)
             entry.update(name=item.name, inbound_nodes=[])
+        elif isinstance(item, OpLayer):  # an op node: one call, on the list of its tensors
+            record = next(r for r in model._records if r.layer is item)
+            entry = keras_ops.operation_to_keras(item, flatten(record.args), tensor)
         else:
             entry = layer_to_keras(serialize_layer(item), dropped)
             entry.update(name=item.name, inbound_nodes=nodes[id(item)])
@@ -313,7 +317,9 @@ def _history(value):
 
 def _functional_from_keras(config):
     entries = _layer_entries(config)
-    operations = {e.get("name") for e in entries if _is_operation(e)}
+    # Keras's operations minirnn runs (as OpLayers); the others only make masks, which it skips
+    runs = keras_ops.operations_to_run(entries)
+    operations = {e.get("name") for e in entries if _is_operation(e) and e.get("name") not in runs}
     inputs_by_name, layer_entries, specs = {}, [], []
     for entry in entries:
         name = entry.get("name") or (entry.get("config") or {}).get("name")
@@ -321,6 +327,10 @@ def _functional_from_keras(config):
             c = entry.get("config") or {}
             inputs_by_name[name] = {"shape": list(c.get("batch_shape") or c.get("batch_input_shape")),
                                     "dtype": c.get("dtype") or "float32", "name": name}
+        elif name in runs:
+            spec, node = keras_ops.operation_from_keras(entry)
+            layer_entries.append((name, {"inbound_nodes": [node]}))
+            specs.append(spec)
         elif _is_operation(entry):
             continue
         else:

@@ -65,6 +65,30 @@ STATE_ONLY_SUBLAYERS = {"TextVectorization": {"_lookup_layer": "string_lookup"}}
 # The module path of Keras's operations (a functional config's non-layer entries).
 KERAS_OPS_MODULE_PREFIX = "keras.src.ops."
 
+# Keras's operations that a functional model records when keras.ops functions (or operators) are
+# applied to its symbolic tensors, and the minirnn.ops functions they stand for (an OpLayer):
+# Keras class -> (its module, minirnn.ops name, {Keras constructor argument: minirnn argument}).
+# The op's other arguments without defaults are the node's call arguments, in order.
+_NUMPY_OPS = "keras.src.ops.numpy"
+KERAS_OPERATIONS = {
+    "OneHot": ("keras.src.ops.nn", "one_hot", {"num_classes": "num_classes", "axis": "axis",
+                                               "dtype": "dtype", "sparse": "sparse"}),
+    "Concatenate": (_NUMPY_OPS, "concatenate", {"axis": "axis"}),
+    "ExpandDims": (_NUMPY_OPS, "expand_dims", {"axis": "axis"}),
+    "Squeeze": (_NUMPY_OPS, "squeeze", {"axis": "axis"}),
+    "Reshape": (_NUMPY_OPS, "reshape", {"newshape": "newshape"}),
+    "Transpose": (_NUMPY_OPS, "transpose", {"axes": "axes"}),
+    "GetItem": (_NUMPY_OPS, "getitem", {}),
+    "Add": (_NUMPY_OPS, "add", {}), "Subtract": (_NUMPY_OPS, "subtract", {}),
+    "Multiply": (_NUMPY_OPS, "multiply", {}), "Divide": (_NUMPY_OPS, "divide", {}),
+    "TrueDivide": (_NUMPY_OPS, "true_divide", {}), "Negative": (_NUMPY_OPS, "negative", {}),
+    "Power": (_NUMPY_OPS, "power", {}), "Matmul": (_NUMPY_OPS, "matmul", {}),
+    "Absolute": (_NUMPY_OPS, "abs", {}),
+}
+# minirnn.ops names of the same operations, written as these Keras classes
+OPERATION_ALIASES = {"concat": "Concatenate", "sub": "Subtract", "mul": "Multiply",
+                     "div": "Divide", "neg": "Negative", "pow": "Power"}
+
 # compile_config: the optimizer's module, and the keys minirnn reads.
 OPTIMIZERS_MODULE = "keras.optimizers"
 LOSSES_MODULE = "keras.losses"

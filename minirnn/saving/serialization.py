@@ -119,6 +119,8 @@ def _own_function(module, qualname):
     if home is None or not qualname.isidentifier() or qualname.startswith("_"):
         return None
     fn = vars(home).get(qualname)
+    if fn is None and qualname in dir(home):  # minirnn.ops serves Keras's names on demand
+        fn = getattr(home, qualname, None)
     return fn if callable(fn) else None
 
 
