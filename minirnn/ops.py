@@ -3,6 +3,8 @@
 Every function here takes Tensors, NumPy arrays or Python scalars and returns a Tensor. Binary ops
 broadcast as NumPy does; their VJPs sum the gradient back over broadcast axes (`unbroadcast`).
 """
+import importlib
+
 import numpy as np
 
 from .numeric import dot as _dot, sigmoid as _sigmoid
@@ -579,15 +581,12 @@ from .conv_ops import conv1d, unfold1d, max_pool1d, avg_pool1d  # noqa: E402,F40
 
 
 # -- the rest of keras.ops -----------------------------------------------------------------------
-# Keras's other op names (concatenate, one_hot, arange, all, slice, ...) live in ops_numpy (with
-# gradients) and ops_constant (without), which build on this module. They are looked up on
-# demand rather than imported here, so that names such as `all`, `any` and `slice` never shadow
-# Python's builtins in the code above.
+# ops_numpy (with gradients) and ops_constant (without) hold Keras's other names, looked up on
+# demand so that `all`, `any`, `slice` never shadow Python's builtins in the code above.
 _KERAS_MODULES = ("ops_numpy", "ops_constant")
 
 
 def __getattr__(name):
-    import importlib
     for module_name in _KERAS_MODULES:
         module = importlib.import_module(f"{__package__}.{module_name}")
         if name in module.__all__:
@@ -596,8 +595,5 @@ def __getattr__(name):
 
 
 def __dir__():
-    import importlib
-    names = set(globals())
-    for module_name in _KERAS_MODULES:
-        names.update(importlib.import_module(f"{__package__}.{module_name}").__all__)
-    return sorted(names)
+    return sorted(set(globals()).union(*(importlib.import_module(f"{__package__}.{m}").__all__
+                                         for m in _KERAS_MODULES)))
