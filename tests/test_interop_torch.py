@@ -422,8 +422,15 @@ def test_torch_loads_to_torch_state_dicts_and_computes_the_same(tmp_path, float6
     arrays.update({f"gru/state/{k}": v for k, v in interop.to_torch(grus).items()})
     np.savez(tmp_path / "case.npz", **arrays)
     (tmp_path / "check.py").write_text(TORCH_SCRIPT)
+    # PyTorch runs in its own process with a plain environment: nothing this test process (or
+    # TensorFlow, loaded by other tests) has set may reach its libraries
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ}
+    probe = subprocess.run([TORCH_PYTHON, "-c", "import torch"], capture_output=True, text=True,
+                           timeout=300, env=env)
+    if probe.returncode != 0:
+        pytest.skip(f"PyTorch at {TORCH_PYTHON} does not import here: {probe.stderr[-300:]}")
     proc = subprocess.run([TORCH_PYTHON, str(tmp_path / "check.py"), str(tmp_path / "case.npz")],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "torch agrees" in proc.stdout
 
