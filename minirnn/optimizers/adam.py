@@ -7,12 +7,25 @@ import numpy as np
 
 from ..checks import check_bool
 from .arguments import checked_number
-from .base import LearningRate, Optimizer
+from .base import LearningRate, Optimizer, shared_arguments
 
 __all__ = ["Adam", "AdamW", "Nadam", "Adamax"]
 
 
-class Adam(Optimizer):
+class _Moments(Optimizer):
+    """What Adam, Nadam and Adamax share: the decay rates of the two moments and epsilon."""
+
+    def _set_moments(self, beta_1, beta_2, epsilon):
+        self.beta_1 = checked_number("beta_1", beta_1, "in [0, 1)")
+        self.beta_2 = checked_number("beta_2", beta_2, "in [0, 1)")
+        self.epsilon = checked_number("epsilon", epsilon, "> 0")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class Adam(_Moments):
     """Adam with the bias correction folded into the step size, as Keras 3 computes it:
     ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, ``var -= alpha * m / (sqrt(v) + eps)``.
     ``amsgrad=True`` divides by the running maximum of ``v`` instead."""
@@ -25,16 +38,8 @@ class Adam(Optimizer):
                  ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
                  loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
                  name: str | None = None) -> None:
-        super().__init__(learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
-        self.beta_1 = checked_number("beta_1", beta_1, "in [0, 1)")
-        self.beta_2 = checked_number("beta_2", beta_2, "in [0, 1)")
-        self.epsilon = checked_number("epsilon", epsilon, "> 0")
+        super().__init__(**shared_arguments(locals()))
+        self._set_moments(beta_1, beta_2, epsilon)
         self.amsgrad = check_bool(amsgrad, "`amsgrad`")
 
     def _slot_groups(self):
@@ -56,8 +61,7 @@ class Adam(Optimizer):
         x -= (m * alpha) / (np.sqrt(v) + self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        return {**super().get_config(), "amsgrad": self.amsgrad}
 
 
 class AdamW(Adam):
@@ -74,17 +78,11 @@ class AdamW(Adam):
                  name: str | None = None) -> None:
         if weight_decay is None:
             raise ValueError("AdamW needs `weight_decay` to be a number; got None")
-        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         amsgrad=amsgrad, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
+        super().__init__(**shared_arguments(locals()), beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, amsgrad=amsgrad)
 
 
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Adam with Nesterov momentum (Dozat, 2015), with Keras 3's momentum schedule
     ``u_t = beta_1 * (1 - 0.5 * 0.96**t)``. The product of the ``u_t`` so far, ``u_product``,
     is one value for the whole optimizer, updated once per step before the variables:
@@ -100,16 +98,8 @@ class Nadam(Optimizer):
                  ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
                  loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
                  name: str | None = None) -> None:
-        super().__init__(learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
-        self.beta_1 = checked_number("beta_1", beta_1, "in [0, 1)")
-        self.beta_2 = checked_number("beta_2", beta_2, "in [0, 1)")
-        self.epsilon = checked_number("epsilon", epsilon, "> 0")
+        super().__init__(**shared_arguments(locals()))
+        self._set_moments(beta_1, beta_2, epsilon)
 
     def _slot_groups(self):
         return (("momentum", "velocity"),)
@@ -140,12 +130,8 @@ class Nadam(Optimizer):
         v_hat = v / (1 - beta_2_power)
         x -= (m_hat * lr) / (np.sqrt(v_hat) + dtype(self.epsilon))
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
 
-
-class Adamax(Optimizer):
+class Adamax(_Moments):
     """Adam with the infinity norm in place of the root mean square (Kingma and Ba, 2014,
     section 7.1): ``u = max(beta_2 * u, |g|)``,
     ``var -= lr * m / ((1 - beta_1**t) * (u + eps))``."""
@@ -157,16 +143,8 @@ class Adamax(Optimizer):
                  ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
                  loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
                  name: str | None = None) -> None:
-        super().__init__(learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
-        self.beta_1 = checked_number("beta_1", beta_1, "in [0, 1)")
-        self.beta_2 = checked_number("beta_2", beta_2, "in [0, 1)")
-        self.epsilon = checked_number("epsilon", epsilon, "> 0")
+        super().__init__(**shared_arguments(locals()))
+        self._set_moments(beta_1, beta_2, epsilon)
 
     def _slot_groups(self):
         return (("momentum", "norm"),)
@@ -178,7 +156,3 @@ class Adamax(Optimizer):
         m += (grad - m) * (1 - self.beta_1)
         np.maximum(u * self.beta_2, np.abs(grad), out=u)
         x -= (lr * m) / ((1 - beta_1_power) * (u + self.epsilon))
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}

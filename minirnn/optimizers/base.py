@@ -26,6 +26,8 @@ with the first variables, in the first variable's dtype, as Keras creates them i
 """
 from __future__ import annotations
 
+import inspect
+
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -437,3 +439,12 @@ class Optimizer:
         return (f"{type(self).__name__}(name={self.name!r}, learning_rate="
                 f"{self._learning_rate!r}, iterations={self._iterations})")
 
+
+_SHARED_ARGUMENTS = tuple(inspect.signature(Optimizer.__init__).parameters)[1:]
+
+
+def shared_arguments(arguments):
+    """What an optimizer's __init__ hands on to Optimizer.__init__, picked from its `locals()`:
+    each optimizer lists Keras's whole signature (so help() shows it) and passes the shared part
+    on unchanged."""
+    return {name: arguments[name] for name in _SHARED_ARGUMENTS}

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..checks import check_bool
 from .arguments import checked_number
-from .base import LearningRate, Optimizer
+from .base import LearningRate, Optimizer, shared_arguments
 
 __all__ = ["RMSprop"]
 
@@ -26,13 +26,7 @@ class RMSprop(Optimizer):
                  ema_momentum: float = 0.99, ema_overwrite_frequency: None = None,
                  loss_scale_factor: None = None, gradient_accumulation_steps: None = None,
                  name: str | None = None) -> None:
-        super().__init__(learning_rate, weight_decay=weight_decay,
-                         clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name)
+        super().__init__(**shared_arguments(locals()))
         self.rho = checked_number("rho", rho, "in [0, 1]")
         self.momentum = checked_number("momentum", momentum, "in [0, 1]")
         self.epsilon = checked_number("epsilon", epsilon, "> 0")
