@@ -49,7 +49,6 @@ def _pack_as(structure, flat):
     return map_structure(lambda _: next(it), structure)
 
 
-
 def _pack(structure, flat):
     """flat (a list) packed as `structure` (nested lists), in flatten's order."""
     it = iter(flat)

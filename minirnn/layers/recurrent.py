@@ -485,7 +485,8 @@ class RNN(TimeLoop, Layer):
             kwargs = {"training": False} if "training" in getattr(cell, "_call_takes", ()) else {}
             output, new = (cell if isinstance(cell, Layer) else cell.call)(inputs, structure,
                                                                            **kwargs)
-        _, flat = self._checked_new_states(new, structure, leaves[0].shape[0])
+        expected = [(leaves[0].shape[0],) + shape for shape in self._flat_state_shapes()]
+        _, flat = self._checked_new_states(new, structure, expected)
         return output, flat
 
     def _bptt_recorder(self):

@@ -194,9 +194,9 @@ class _BuiltinCell(Layer):
         T tensors (B, kH), one node."""
         return ops.unstack(zx, axis=1)
 
-    def op_step(self, zx_t, states, rec_mask):
-        """The op-level step over one step's input projection (per_step's item)."""
-        b_h = self.bias_value()[1] if self.reset_after else None
+    def op_step(self, zx_t, states, b_h, rec_mask):
+        """The op-level step over one step's input projection (per_step's item); b_h the
+        recurrent bias (GRU with reset_after) or None, taken once for all steps by the caller."""
         return self._op_step(zx_t, states, self.recurrent_kernel, b_h, rec_mask,
                              self.activation, self.recurrent_activation, self.reset_after)
 

@@ -3,6 +3,7 @@ how RNN recognises one, and the wrapper through which the plain BPTT loop of lay
 calls its step_forward / step_backward, checking what they return."""
 import numpy as np
 
+from .kernels.common import _rec_kernel_grad
 from .rnn_cells import StackedRNNCells, _BuiltinCell
 
 
@@ -10,7 +11,6 @@ def _has_step_code(cell):
     """A cell of one's own with a hand-written backward (RNN's docstring gives the protocol)."""
     return not isinstance(cell, (_BuiltinCell, StackedRNNCells)) and all(
         callable(getattr(cell, name, None)) for name in ("step_forward", "step_backward"))
-
 
 
 class _StepCode:
@@ -56,7 +56,6 @@ class _StepCode:
 
     def kernel_grad(self, caches, dzh_seq):
         """sum_t rec_in_t^T @ dzh_t, one matmul over all steps."""
-        rec_in = np.stack([c["rec_in"] if isinstance(c, dict) else c.rec_in for c in caches])
-        H, k = rec_in.shape[-1], dzh_seq.shape[-1]
-        return rec_in.reshape(-1, H).T @ dzh_seq.reshape(-1, k)
+        return _rec_kernel_grad(
+            np.stack([c["rec_in"] if isinstance(c, dict) else c.rec_in for c in caches]), dzh_seq)
 

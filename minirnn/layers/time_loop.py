@@ -29,11 +29,11 @@ class TimeLoop:
             input_mask, rec_mask = cell.dropout_masks(inputs.shape[0], inputs.shape[-1], training)
             x = inputs if input_mask is None else inputs * input_mask[:, None, :]
             bias = cell.bias_value()
-            b_x = bias[0] if cell.reset_after else bias
+            b_x, b_h = (bias[0], bias[1]) if cell.reset_after else (bias, None)
             zx = cell.per_step(x @ cell.kernel + b_x)                 # T steps' inputs
 
             def step(t, states):
-                new = cell.op_step(zx[t], states, rec_mask)
+                new = cell.op_step(zx[t], states, b_h, rec_mask)
                 return new[0], list(new)
             return step
         kwargs = {"training": training} if "training" in getattr(cell, "_call_takes", ()) else {}
@@ -50,14 +50,14 @@ class TimeLoop:
             return call(xs[t], states, **kwargs)
         return step
 
-    def _checked_new_states(self, new, structure, batch):
+    def _checked_new_states(self, new, structure, expected):
         """A cell's new states as a list in the states' structure, or a ValueError naming the cell,
         what was expected and what came. The states may come nested otherwise than the
-        structure (Keras packs them by their flat order); their count and shapes must match."""
+        structure (Keras packs them by their flat order); their count and shapes must match
+        `expected` (every state's shape with the batch axis, made once for the loop)."""
         if not isinstance(new, (list, tuple, dict)):
             new = [new]
         flat = flatten(new)
-        expected = [(batch,) + shape for shape in self._flat_state_shapes()]
         got = [tuple(getattr(s, "shape", ())) for s in flat]
         if not (got == expected and all(isinstance(s, Tensor) for s in flat)):
             types = "" if all(isinstance(s, Tensor) for s in flat) else \
@@ -106,11 +106,11 @@ class TimeLoop:
         order = range(T - 1, -1, -1) if self.go_backwards else range(T)
         states = structure_states
         flat = flatten(states)
-        out_prev, outputs, raw_hs, out_first = None, [], [], None
+        out_prev, outputs, raw_hs, out_first, zeros = None, [], [], None, None
+        expected = [(B,) + shape for shape in self._flat_state_shapes()]
         first = 0
         if isinstance(self.cell, StackedRNNCells):     # bptt_gradients: the last cell's h
-            first = len(flatten(states)) - len(flatten(states[-1] if len(self.state_size) > 1
-                                                       else states))
+            first = len(flat) - len(flatten(states[-1] if len(self.state_size) > 1 else states))
         for i, t in enumerate(order):
             if self.truncate_bptt and i and i % self.truncate_bptt == 0:  # a chunk boundary
                 states = _pack(states, [s.detach() for s in flatten(states)])
@@ -118,7 +118,7 @@ class TimeLoop:
             output, new = step(t, states)
             out_flat = self._checked_output(output, B, out_first)
             out_first = out_first or out_flat
-            new, new_flat = self._checked_new_states(new, states, B)
+            new, new_flat = self._checked_new_states(new, states, expected)
             h = new_flat[first]                        # the output cell's first state
             if h.requires_grad:
                 h.retain_grad()
@@ -128,8 +128,10 @@ class TimeLoop:
                 new_flat = [ops.where(_time_mask(m, n.ndim), n, s)
                             for n, s in zip(new_flat, flatten(states))]
                 new = _pack(states, new_flat)
+                if zeros is None:                      # the outputs' shapes hold from step to step
+                    zeros = [np.zeros(o.shape, self.dtype) for o in out_flat]
                 if out_prev is None or self.zero_output_for_mask:
-                    out_prev = [np.zeros(o.shape, self.dtype) for o in out_flat]
+                    out_prev = zeros
                 out_prev = [ops.where(_time_mask(m, o.ndim), o, p)
                             for o, p in zip(out_flat, out_prev)]
                 outputs.append(out_prev)
