@@ -463,8 +463,8 @@ def test_float32_end_to_end(name, mask_kind):
     H64, _, caches64 = bptt.run_sequence_forward(cell, p64["Zx"], p64["states0"], p64["W_h"],
                                                  p64["b_h"], p64["rec_mask"])
     grads64 = bptt.run_sequence_backward(cell, p64["R1"], p64["R2"], caches64, p64["W_h"])
-    np.testing.assert_allclose(H_seq, H64, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(dW_h, cell.kernel_grad(caches64, grads64[1]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(H_seq, H64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dW_h, cell.kernel_grad(caches64, grads64[1]), rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------

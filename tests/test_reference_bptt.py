@@ -104,7 +104,7 @@ def test_reference_keeps_float32():
             grads.append([xt.grad] + [w.grad for w in layer.weights])
         assert all(g.dtype == np.float32 for g in grads[0])
         for r, f in zip(*grads):
-            np.testing.assert_allclose(r, f, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(r, f, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------
