@@ -6,7 +6,6 @@ numbers minirnn produced.
 import gc
 import subprocess
 import sys
-import time
 import weakref
 
 import numpy as np
@@ -35,16 +34,13 @@ def no_gc():
 def test_chain_of_100000_ops_backpropagates_without_recursion():
     a = 1.0 + 1e-6
     x = leaf(0.5)
-    start = time.perf_counter()
     y = x
     for _ in range(100_000):
         y = y * a
     y.backward(retain_graph=True)
-    elapsed = time.perf_counter() - start
     # d(x a^n)/dx = a^n
     np.testing.assert_allclose(x.grad, a ** 100_000, rtol=1e-9)
     np.testing.assert_allclose(y.data, 0.5 * a ** 100_000, rtol=1e-9)
-    assert elapsed < 30, f"100,000-op chain took {elapsed:.1f} s forward and backward"
     # the retained chain is 100,000 nested objects: dropping it must not overflow the C stack
     ref = weakref.ref(y)
     del y
