@@ -31,7 +31,7 @@ def _umask():
     return mask
 
 
-def write_atomically(filepath, write, suffix=".npz"):
+def write_atomically(filepath, write, suffix=""):
     """Call write(handle) on a temporary file beside `filepath`, then rename it over `filepath`:
     a save that fails halfway (or is interrupted) leaves the previous file as it was."""
     filepath = os.fspath(filepath)

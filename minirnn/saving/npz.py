@@ -35,7 +35,7 @@ _READ_PIECE = 16 * 2 ** 20
 # -- writing ---------------------------------------------------------------------------------------
 
 def _write_atomically(filepath, arrays):
-    write_atomically(filepath, lambda handle: np.savez(handle, **arrays))
+    write_atomically(filepath, lambda handle: np.savez(handle, **arrays), suffix=".npz")
 
 
 def _weight_arrays(weights, names):
