@@ -165,3 +165,15 @@ def check_unimplemented(value, name, default=None, feature=None):
 
 
 __all__ += ["UnsupportedArgumentError", "check_unimplemented"]
+
+
+def check_shape(shape, owner):
+    """`shape` (an int, or a sequence of ints >= 0) as a tuple of Python ints; ValueError naming
+    `owner` (e.g. "zeros") for anything else."""
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape):
+        raise ValueError(f"{owner}: shape must be non-negative ints; got {shape}")
+    return tuple(int(n) for n in shape)
+
+
+__all__ += ["check_shape"]

@@ -102,6 +102,11 @@ def _check_torch_cell(layer, what):
                          f"GRU(reset_after=True): build the layer with reset_after=True")
 
 
+def _cell_signature(layer):
+    """What must agree between layers (and directions) that one PyTorch module holds."""
+    return type(layer), layer.units, layer.use_bias, _nonlinearity(layer)
+
+
 def _directions(layer, what):
     """[(recurrent layer, key suffix)] of one PyTorch layer: one direction, or two."""
     if isinstance(layer, Bidirectional):
@@ -115,8 +120,7 @@ def _directions(layer, what):
         _check_torch_cell(direction, what)
     if len(pairs) == 2:
         fw, bw = layer.forward_layer, layer.backward_layer
-        if (type(fw), fw.units, fw.use_bias, _nonlinearity(fw)) != \
-                (type(bw), bw.units, bw.use_bias, _nonlinearity(bw)):
+        if _cell_signature(fw) != _cell_signature(bw):
             raise ValueError(f"{_describe(layer)}: a bidirectional PyTorch module has one cell "
                              f"for both directions; got forward {_describe(fw)} (units="
                              f"{fw.units}, use_bias={fw.use_bias}) and backward {_describe(bw)} "
@@ -133,12 +137,9 @@ def _stack(layer_or_list, what):
         raise ValueError(f"{what} must be a recurrent layer or a non-empty list of them; got an "
                          f"empty {type(layer_or_list).__name__}")
     stack = [_directions(layer, what) for layer in layers]
-    first = stack[0][0][0]
-    signature = (type(first), first.units, first.use_bias, _nonlinearity(first), len(stack[0]))
+    signature = (_cell_signature(stack[0][0][0]), len(stack[0]))
     for k, (layer, directions) in enumerate(zip(layers, stack)):
-        cell = directions[0][0]
-        got = (type(cell), cell.units, cell.use_bias, _nonlinearity(cell), len(directions))
-        if got != signature:
+        if (_cell_signature(directions[0][0]), len(directions)) != signature:
             raise ValueError(
                 f"{what}: the layers of one PyTorch module share their cell, units, bias and "
                 f"directions; layer 0 is {_summary(layers[0], stack[0])}, layer {k} is "

@@ -4,11 +4,11 @@ convert_to_tensor), comparisons and logic (boolean results), and index-valued re
 Reached as `minirnn.ops.<name>` (see the end of ops.py). Each returns a plain Tensor (or, for
 shape and convert_to_numpy, Python/NumPy values), with keras.ops's names, arguments and defaults.
 """
-import builtins
 
 import numpy as np
 
 from . import ops
+from .checks import check_shape
 from .tensor import Tensor, deferrable, floatx
 
 __all__ = [
@@ -33,26 +33,18 @@ def _dtype(name, dtype, default):
                         f"got {dtype!r}") from None
 
 
-def _shape(name, shape):
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    if builtins.any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0
-                    for n in shape):
-        raise ValueError(f"{name}: shape must be non-negative ints; got {shape}")
-    return tuple(int(n) for n in shape)
-
-
 # -- making tensors ------------------------------------------------------------------------------
 
 def zeros(shape, dtype=None):
-    return Tensor(np.zeros(_shape("zeros", shape), _dtype("zeros", dtype, floatx())))
+    return Tensor(np.zeros(check_shape(shape, "zeros"), _dtype("zeros", dtype, floatx())))
 
 
 def ones(shape, dtype=None):
-    return Tensor(np.ones(_shape("ones", shape), _dtype("ones", dtype, floatx())))
+    return Tensor(np.ones(check_shape(shape, "ones"), _dtype("ones", dtype, floatx())))
 
 
 def full(shape, fill_value, dtype=None):
-    return Tensor(np.full(_shape("full", shape), _data(fill_value),
+    return Tensor(np.full(check_shape(shape, "full"), _data(fill_value),
                           _dtype("full", dtype, floatx())))
 
 

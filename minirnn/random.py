@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 
+from .checks import check_shape
 from .tensor import Tensor, floatx
 
 __all__ = ["set_random_seed", "generator", "normal", "uniform", "randint"]
@@ -43,10 +44,7 @@ def generator(seed=None):
 def _draw_setup(name, shape, dtype, seed, default_dtype):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"{name}: seed must be an int or None; got {type(seed).__name__}")
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape):
-        raise ValueError(f"{name}: shape must be non-negative ints; got {shape}")
-    return tuple(int(n) for n in shape), np.dtype(dtype or default_dtype), generator(seed)
+    return check_shape(shape, name), np.dtype(dtype or default_dtype), generator(seed)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):

@@ -447,10 +447,6 @@ def _deferred(op, args, kwargs):
     handler takes it."""
     if _all_plain(args) and (not kwargs or _all_plain(kwargs.values())):
         return NotImplemented
-    return _offer(op, args, kwargs)
-
-
-def _offer(op, args, kwargs):
     for handler in tuple(_DEFERRED_HANDLERS):
         result = handler(op, args, kwargs)
         if result is not NotImplemented:
@@ -463,9 +459,8 @@ def deferrable(fn: Callable[..., Any]) -> Callable[..., Any]:
     handlers before it runs. Primitives do this by themselves, off their fast path."""
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        if _DEFERRED_HANDLERS and not (_all_plain(args) and (not kwargs or
-                                                             _all_plain(kwargs.values()))):
-            result = _offer(op, args, kwargs)
+        if _DEFERRED_HANDLERS:
+            result = _deferred(op, args, kwargs)
             if result is not NotImplemented:
                 return result
         return fn(*args, **kwargs)

@@ -1,6 +1,7 @@
 """Saving and loading: minirnn's .npz weights and model files (`npz`, NumPy alone), Keras 3's
 .keras and .weights.h5 files (`keras_format`, with h5py), the choice between them by extension
-(`formats`), and safe deserialization of the configs inside them (`serialization`, `registry`).
+(`formats`), safe deserialization of the configs inside them (`serialization`, `registry`), and
+the file handling both formats share (`files`: atomic writes, wary zip opening).
 
 `load_model` and `save_model` live in minirnn.models (they need the model classes, which sit
 above this package) and are re-exported here on first use.

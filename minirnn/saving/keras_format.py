@@ -13,7 +13,7 @@ import os
 import zipfile
 
 from . import h5_weights, keras_assets, keras_config
-from .npz import write_atomically
+from .files import open_zip, write_atomically
 from .registry import loading_scope
 from .serialization import ConfigError
 
@@ -97,11 +97,9 @@ class _KerasZip:
         path = os.fspath(filepath)
         with open(path, "rb"):  # FileNotFoundError and PermissionError pass through as they are
             pass
-        try:
-            self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
-            raise _error(filepath, f"is not a readable .keras (zip) file: truncated, corrupt or "
-                                   f"not a Keras 3 file ({error})") from None
+        self.zip = open_zip(path, lambda error: _error(
+            filepath, f"is not a readable .keras (zip) file: truncated, corrupt or not a Keras 3 "
+                      f"file ({error})"))
         names = self.zip.namelist()
         missing = [m for m in (_CONFIG, _WEIGHTS) if m not in names]
         if missing:

@@ -24,7 +24,6 @@ MODEL_ENTRIES = {
     "Functional": {"module": "keras.src.models.functional", "class_name": "Functional",
                    "registered_name": "Functional"},
 }
-MODEL_CLASS_NAMES = frozenset(["Sequential", "Functional", "Model"])
 
 # Constructor arguments minirnn adds to a Keras layer, with their defaults. Keras refuses
 # arguments it does not know, so they are left out of a .keras file (with a warning when a

@@ -4,8 +4,7 @@ A weights file holds arrays `weight_000`, `weight_001`, ... in the model's `weig
 `__names__` (their names, for error messages) and `__format__`. A model file adds `__config__`:
 the architecture and compile settings as JSON text.
 
-Writing: a temporary file beside the target, then a rename over it, so an interrupted save leaves
-the previous file intact; the file gets the permissions the umask allows (as open() would).
+Writing: atomically, by `files.write_atomically` (an interrupted save leaves the previous file).
 
 Reading: the zip is opened by `zipfile` and each member's .npy header (shape, dtype) is read
 before its data. Headers are checked against the model, and each member's declared size against
@@ -15,14 +14,12 @@ match changes nothing.
 """
 import os
 import re
-import sys
-import tempfile
-import threading
 import zipfile
 
 import numpy as np
 
 from ..checks import check_array
+from .files import open_zip, write_atomically
 
 __all__ = ["save_weights", "load_weights", "save_archive", "load_archive", "read_weights",
            "WeightsFile"]
@@ -37,64 +34,8 @@ _READ_PIECE = 16 * 2 ** 20
 
 # -- writing ---------------------------------------------------------------------------------------
 
-_UMASK_LOCK = threading.Lock()
-
-
-def _umask():
-    """The process umask, read without changing it where the system allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    # elsewhere the only way is to set it and put it back; the lock keeps our own saves from
-    # racing each other in the moment it is changed
-    with _UMASK_LOCK:
-        mask = os.umask(0o077)
-        os.umask(mask)
-    return mask
-
-
-def write_atomically(filepath, write, suffix=".npz"):
-    """Call write(handle) on a temporary file beside `filepath`, then rename it over `filepath`:
-    a save that fails halfway (or is interrupted) leaves the previous file as it was."""
-    filepath = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(filepath))
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is for the temporary file only
-        os.replace(temporary, filepath)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    _sync_directory(directory)
-
-
 def _write_atomically(filepath, arrays):
-    write_atomically(filepath, lambda handle: np.savez(handle, **arrays))
-
-
-def _sync_directory(directory):
-    """Make the rename durable; some systems cannot open a directory, and then it is skipped."""
-    if sys.platform.startswith("win"):
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomically(filepath, lambda handle: np.savez(handle, **arrays), suffix=".npz")
 
 
 def _weight_arrays(weights, names):
@@ -168,11 +109,9 @@ class WeightsFile:
         if start == _NPY_MAGIC:
             raise self.error("is a single .npy array, not a minirnn .npz file (save it with "
                              "model.save_weights() or model.save())")
-        try:
-            return zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
-            raise self.error(f"is not a readable .npz (zip) file: truncated, corrupt or not "
-                             f"written by minirnn ({error})") from None
+        return open_zip(path, lambda error: self.error(
+            f"is not a readable .npz (zip) file: truncated, corrupt or not written by minirnn "
+            f"({error})"))
 
     def _read_directory(self):
         names = self._zip.namelist()
@@ -278,10 +217,15 @@ class WeightsFile:
         if expected != got:
             raise self.error(f"does not match {owner}: expected {len(expected)} weights of shapes "
                              f"{expected}, got {len(got)} weights of shapes {got}")
-        for i, (w, member) in enumerate(zip(weights, self.weights)):
+        self.check_dtypes([f"weight {i} ('{getattr(w, 'name', None) or self.names[i]}') of {owner}"
+                           for i, w in enumerate(weights)])
+
+    def check_dtypes(self, labels):
+        """Raise ValueError naming the file (and the weight, by its label) unless every weight
+        member is of a bool, integer or real float dtype; reads no weight data."""
+        for label, member in zip(labels, self.weights):
             try:
-                check_array(np.empty(0, dtype=member.dtype),
-                            f"weight {i} ('{getattr(w, 'name', None) or self.names[i]}') of {owner}")
+                check_array(member, label)  # a member's header carries the dtype check_array reads
             except TypeError as error:
                 raise self.error(str(error)) from None
 
@@ -291,11 +235,7 @@ class WeightsFile:
 
 
 def _checked_arrays(file):
-    for i, member in enumerate(file.weights):
-        try:
-            check_array(np.empty(0, dtype=member.dtype), f"weight {i} ('{file.names[i]}')")
-        except TypeError as error:
-            raise file.error(str(error)) from None
+    file.check_dtypes([f"weight {i} ('{name}')" for i, name in enumerate(file.names)])
     return file.read_weights()
 
 
