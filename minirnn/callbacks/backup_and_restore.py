@@ -10,29 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from ..checks import check_unimplemented
+from ..saving.files import write_atomically
 from .callback import Callback
 
 __all__ = ["BackupAndRestore"]
 
 _WEIGHTS, _OPTIMIZER, _METADATA = "latest.weights.npz", "optimizer.npz", "training_metadata.json"
-
-
-def _replace_atomically(path, write):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 class BackupAndRestore(Callback):
@@ -131,10 +118,10 @@ class BackupAndRestore(Callback):
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and hasattr(optimizer, "get_state"):
             state = {f"state_{i:03d}": a for i, a in enumerate(optimizer.get_state())}
-            _replace_atomically(self._optimizer_path, lambda handle: np.savez(handle, **state))
+            write_atomically(self._optimizer_path, lambda handle: np.savez(handle, **state))
         self.model.save_weights(self._weights_path)
         metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
-        _replace_atomically(self._training_metadata_path,
+        write_atomically(self._training_metadata_path,
                             lambda handle: handle.write(metadata.encode("utf-8")))
 
     def on_train_end(self, logs=None):
