@@ -165,3 +165,16 @@ def check_unimplemented(value, name, default=None, feature=None):
 
 
 __all__ += ["UnsupportedArgumentError", "check_unimplemented"]
+
+
+def check_verbosity(value, name):
+    """Keras's `verbose`: 0, 1 or 2 (an int, not a bool), or "auto", which is 1; returns the int."""
+    if isinstance(value, str) and value == "auto":
+        return 1
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+            or value not in (0, 1, 2)):
+        raise ValueError(f"{name} must be 0, 1, 2 or 'auto'; got {value!r}")
+    return int(value)
+
+
+__all__ += ["check_verbosity"]

@@ -41,14 +41,6 @@ def _steps(value, method, name):
     return None if value is None else checks.positive_int(value, f"{method}() argument {name}")
 
 
-def _verbosity(value, method):
-    if value == "auto":
-        return 1
-    if isinstance(value, str) or not isinstance(value, (int, np.integer)) or value not in (0, 1, 2):
-        raise ValueError(f"{method}() argument verbose must be 0, 1, 2 or 'auto'; got {value!r}")
-    return int(value)
-
-
 def _callback_objects(callbacks, method="fit"):
     if callbacks is None:
         return []
@@ -311,7 +303,7 @@ class Trainer(TrainingData):
         steps_per_epoch = _steps(steps_per_epoch, "fit", "steps_per_epoch")
         validation_steps = _steps(validation_steps, "fit", "validation_steps")
         validation_freq = checks.positive_int(validation_freq, "fit() argument validation_freq")
-        verbose = _verbosity(verbose, "fit")
+        verbose = checks.check_verbosity(verbose, "fit() argument verbose")
         cbs = _callback_objects(callbacks)
         table = None if class_weight is None else _class_weight_table(class_weight, "fit")
         if x is None or (y is None and adapters.is_array_like(x)):
@@ -386,7 +378,7 @@ class Trainer(TrainingData):
         self._require_compiled("evaluate")
         batch_size = None if batch_size is None else _batch_size(batch_size, "evaluate",
                                                                  "batch_size", 32)
-        verbose = _verbosity(verbose, "evaluate")
+        verbose = checks.check_verbosity(verbose, "evaluate() argument verbose")
         steps = _steps(steps, "evaluate", "steps")
         cbs = _callback_objects(callbacks, "evaluate")
         return_dict = checks.check_bool(return_dict, "evaluate() argument return_dict")
@@ -435,7 +427,7 @@ class Trainer(TrainingData):
         first item is x), `steps` of them if given. `callbacks` get the on_predict_* hooks."""
         batch_size = None if batch_size is None else _batch_size(batch_size, "predict",
                                                                  "batch_size", 32)
-        verbose = _verbosity(verbose, "predict")
+        verbose = checks.check_verbosity(verbose, "predict() argument verbose")
         steps = _steps(steps, "predict", "steps")
         cbs = _callback_objects(callbacks, "predict")
         if x is None:
