@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from ..checks import check_unimplemented
+from ..checks import check_bool, check_unimplemented
 from .callback import Callback
 
 __all__ = ["BackupAndRestore"]
@@ -59,12 +59,11 @@ class BackupAndRestore(Callback):
                                      or save_freq < 1):
             raise ValueError(f"BackupAndRestore argument save_freq must be 'epoch' or an int >= "
                              f"1 (a number of batches); got {save_freq!r}")
-        if not isinstance(delete_checkpoint, (bool, np.bool_)):
-            raise TypeError(f"BackupAndRestore argument delete_checkpoint must be True or False; "
-                            f"got {delete_checkpoint!r}")
+        delete_checkpoint = check_bool(delete_checkpoint,
+                                       "BackupAndRestore argument delete_checkpoint")
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
-        self.delete_checkpoint = bool(delete_checkpoint)
+        self.delete_checkpoint = delete_checkpoint
         self._weights_path = os.path.join(self.backup_dir, _WEIGHTS)
         self._optimizer_path = os.path.join(self.backup_dir, _OPTIMIZER)
         self._training_metadata_path = os.path.join(self.backup_dir, _METADATA)
