@@ -177,3 +177,16 @@ def check_shape(shape, owner):
 
 
 __all__ += ["check_shape"]
+
+
+def check_verbosity(value, name):
+    """Keras's `verbose`: 0, 1 or 2, or "auto", which is 1; returns the int. True and False are
+    taken as 1 and 0, as Keras takes them (scripts write `verbose=False`)."""
+    if isinstance(value, str) and value == "auto":
+        return 1
+    if not isinstance(value, numbers.Integral) or value not in (0, 1, 2):
+        raise ValueError(f"{name} must be 0, 1, 2 or 'auto'; got {value!r}")
+    return int(value)
+
+
+__all__ += ["check_verbosity"]

@@ -557,3 +557,15 @@ def test_an_undone_step_puts_back_batch_normalization_moving_statistics():
         model.train_on_batch(x, y)
     for got, expected in zip(model.get_weights(), before):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_verbose_true_and_false_are_one_and_zero_as_in_keras(capsys):
+    model = Sequential([Input((2,)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    model.fit(x, y, verbose=False)
+    model.evaluate(x, y, verbose=False)
+    model.predict(x, verbose=False)
+    assert capsys.readouterr().out == ""
+    model.evaluate(x, y, verbose=True)
+    assert "loss" in capsys.readouterr().out

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from ..checks import check_unimplemented
+from ..checks import check_bool, check_unimplemented
 from ..saving.files import write_atomically
 from .callback import Callback
 
@@ -46,12 +46,11 @@ class BackupAndRestore(Callback):
                                      or save_freq < 1):
             raise ValueError(f"BackupAndRestore argument save_freq must be 'epoch' or an int >= "
                              f"1 (a number of batches); got {save_freq!r}")
-        if not isinstance(delete_checkpoint, (bool, np.bool_)):
-            raise TypeError(f"BackupAndRestore argument delete_checkpoint must be True or False; "
-                            f"got {delete_checkpoint!r}")
+        delete_checkpoint = check_bool(delete_checkpoint,
+                                       "BackupAndRestore argument delete_checkpoint")
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
-        self.delete_checkpoint = bool(delete_checkpoint)
+        self.delete_checkpoint = delete_checkpoint
         self._weights_path = os.path.join(self.backup_dir, _WEIGHTS)
         self._optimizer_path = os.path.join(self.backup_dir, _OPTIMIZER)
         self._training_metadata_path = os.path.join(self.backup_dir, _METADATA)

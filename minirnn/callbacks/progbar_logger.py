@@ -9,20 +9,11 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-import numpy as np
-
+from ..checks import check_verbosity
 from .callback import Callback, CallbackList
 from .progbar import Progbar
 
 __all__ = ["ProgbarLogger", "progress_callbacks"]
-
-
-def _verbosity(value, who):
-    if value == "auto":
-        return 1
-    if isinstance(value, (bool, np.bool_)) or value not in (0, 1, 2):
-        raise ValueError(f"{who} verbose must be 0, 1, 2 or 'auto'; got {value!r}")
-    return int(value)
 
 
 class ProgbarLogger(Callback):
@@ -33,7 +24,8 @@ class ProgbarLogger(Callback):
 
     def __init__(self, verbose: int | str | None = None, stream: TextIO | None = None) -> None:
         super().__init__()
-        self._verbose = None if verbose is None else _verbosity(verbose, "ProgbarLogger argument")
+        self._verbose = (None if verbose is None
+                         else check_verbosity(verbose, "ProgbarLogger argument verbose"))
         self.stream = stream
         self.verbose, self.epochs, self.target = 1, 1, None
         self.seen, self.progbar = 0, None
@@ -45,7 +37,8 @@ class ProgbarLogger(Callback):
         if self._verbose is not None:
             self.verbose = self._verbose
         else:
-            self.verbose = _verbosity(params.get("verbose", 1), "ProgbarLogger params['verbose']:")
+            self.verbose = check_verbosity(params.get("verbose", 1),
+                                           "ProgbarLogger params['verbose']")
         self.epochs = params.get("epochs", 1)
         self.target = params.get("steps")
 
@@ -112,7 +105,7 @@ class ProgbarLogger(Callback):
 def progress_callbacks(verbose, steps, model=None, callbacks=()):
     """The CallbackList that evaluate() and predict() drive over `steps` batches: the user's
     `callbacks`, then a ProgbarLogger when verbose is 1 or 2 ("auto" is 1, as in Keras)."""
-    verbose = _verbosity(verbose, "evaluate()/predict() argument")
+    verbose = check_verbosity(verbose, "evaluate()/predict() argument verbose")
     loggers = [ProgbarLogger()] if verbose else []
     return CallbackList(list(callbacks) + loggers, model=model,
                         params={"verbose": verbose, "epochs": 1, "steps": steps})

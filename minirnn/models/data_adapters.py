@@ -49,7 +49,17 @@ def _take(arrays, index):
     return [a[index] for a in arrays]
 
 
-class ArrayAdapter:
+class _Adapter:
+    """The epoch hooks an adapter's source may have; most have none."""
+
+    def on_epoch_begin(self):
+        pass
+
+    def on_epoch_end(self):
+        pass
+
+
+class ArrayAdapter(_Adapter):
     """Batches sliced from arrays checked whole beforehand: each pass a new permutation when
     shuffling (drawn from minirnn's seeded generator), else slices in order."""
 
@@ -74,14 +84,8 @@ class ArrayAdapter:
                    None if sws is None else _take(sws, index),
                    min(size, n - start))
 
-    def on_epoch_begin(self):
-        pass
 
-    def on_epoch_end(self):
-        pass
-
-
-class PyDatasetAdapter:
+class PyDatasetAdapter(_Adapter):
     """A PyDataset: batch i is `dataset[i]`. Its batch order is shuffled each pass unless
     shuffle=False (as Keras does); `num_batches` None is an endless dataset, read 0, 1, 2, ...
     Its on_epoch_begin / on_epoch_end are called around every epoch."""
@@ -117,7 +121,7 @@ class PyDatasetAdapter:
         self.dataset.on_epoch_end()
 
 
-class IteratorAdapter:
+class IteratorAdapter(_Adapter):
     """A one-shot iterator (a generator, `iter(...)`): every pass continues where the last one
     stopped; once it is used up there is no more data."""
 
@@ -130,14 +134,8 @@ class IteratorAdapter:
     def new_pass(self):
         return self.iterator
 
-    def on_epoch_begin(self):
-        pass
 
-    def on_epoch_end(self):
-        pass
-
-
-class IterableAdapter:
+class IterableAdapter(_Adapter):
     """A source read afresh each pass by iter(): a tf.data.Dataset (its cardinality gives the
     batch count; an infinite one is endless), or any iterable of batches (its len() if it has one)."""
 
@@ -158,12 +156,6 @@ class IterableAdapter:
 
     def new_pass(self):
         return iter(self.iterable)
-
-    def on_epoch_begin(self):
-        pass
-
-    def on_epoch_end(self):
-        pass
 
 
 def adapter_for(x, shuffle, what):

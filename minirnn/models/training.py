@@ -32,21 +32,9 @@ class NonFiniteLossError(FloatingPointError, ValueError):
     """fit met a NaN or infinite loss or gradient; the weights are those of the last finite step."""
 
 
-def _batch_size(value, method, name, default):
-    """None means `default` (32, as Keras); otherwise an int >= 1, NumPy ints accepted."""
-    return default if value is None else checks.positive_int(value, f"{method}() argument {name}")
-
-
-def _steps(value, method, name):
+def _positive_or_none(value, method, name):
+    """batch_size, steps and the like: None (chosen later), or an int >= 1, NumPy ints accepted."""
     return None if value is None else checks.positive_int(value, f"{method}() argument {name}")
-
-
-def _verbosity(value, method):
-    if value == "auto":
-        return 1
-    if isinstance(value, str) or not isinstance(value, (int, np.integer)) or value not in (0, 1, 2):
-        raise ValueError(f"{method}() argument verbose must be 0, 1, 2 or 'auto'; got {value!r}")
-    return int(value)
 
 
 def _callback_objects(callbacks, method="fit"):
@@ -298,9 +286,9 @@ class Trainer(TrainingData):
         loss, gradients or updated weights are not finite is undone and stops fit with
         NonFiniteLossError (or quietly, with TerminateOnNaN among the callbacks)."""
         self._require_compiled("fit")
-        batch_size = None if batch_size is None else _batch_size(batch_size, "fit", "batch_size", 32)
-        validation_batch_size = _batch_size(validation_batch_size, "fit", "validation_batch_size",
-                                            batch_size)
+        batch_size = _positive_or_none(batch_size, "fit", "batch_size")
+        validation_batch_size = _positive_or_none(validation_batch_size, "fit",
+                                                  "validation_batch_size") or batch_size
         epochs = checks.non_negative_int(epochs, "fit() argument epochs")
         initial_epoch = checks.non_negative_int(initial_epoch, "fit() argument initial_epoch")
         if initial_epoch > epochs:
@@ -308,10 +296,10 @@ class Trainer(TrainingData):
                              f"{initial_epoch}")
         validation_split = checks.check_fraction(validation_split, "fit() argument validation_split")
         shuffle = checks.check_bool(shuffle, "fit() argument shuffle")
-        steps_per_epoch = _steps(steps_per_epoch, "fit", "steps_per_epoch")
-        validation_steps = _steps(validation_steps, "fit", "validation_steps")
+        steps_per_epoch = _positive_or_none(steps_per_epoch, "fit", "steps_per_epoch")
+        validation_steps = _positive_or_none(validation_steps, "fit", "validation_steps")
         validation_freq = checks.positive_int(validation_freq, "fit() argument validation_freq")
-        verbose = _verbosity(verbose, "fit")
+        verbose = checks.check_verbosity(verbose, "fit() argument verbose")
         cbs = _callback_objects(callbacks)
         table = None if class_weight is None else _class_weight_table(class_weight, "fit")
         if x is None or (y is None and adapters.is_array_like(x)):
@@ -384,10 +372,9 @@ class Trainer(TrainingData):
         batches, `steps` of them if given. The loss is each batch's sum(w * loss) / batch_size,
         averaged over the samples, as in Keras. `callbacks` get the on_test_* hooks."""
         self._require_compiled("evaluate")
-        batch_size = None if batch_size is None else _batch_size(batch_size, "evaluate",
-                                                                 "batch_size", 32)
-        verbose = _verbosity(verbose, "evaluate")
-        steps = _steps(steps, "evaluate", "steps")
+        batch_size = _positive_or_none(batch_size, "evaluate", "batch_size")
+        verbose = checks.check_verbosity(verbose, "evaluate() argument verbose")
+        steps = _positive_or_none(steps, "evaluate", "steps")
         cbs = _callback_objects(callbacks, "evaluate")
         return_dict = checks.check_bool(return_dict, "evaluate() argument return_dict")
         if x is None or (y is None and adapters.is_array_like(x)):
@@ -433,10 +420,9 @@ class Trainer(TrainingData):
         """Outputs for x, computed in batches in inference mode, as NumPy arrays. x: arrays, or a
         generator, PyDataset, iterable or tf.data.Dataset of batches (x alone, or tuples whose
         first item is x), `steps` of them if given. `callbacks` get the on_predict_* hooks."""
-        batch_size = None if batch_size is None else _batch_size(batch_size, "predict",
-                                                                 "batch_size", 32)
-        verbose = _verbosity(verbose, "predict")
-        steps = _steps(steps, "predict", "steps")
+        batch_size = _positive_or_none(batch_size, "predict", "batch_size")
+        verbose = checks.check_verbosity(verbose, "predict() argument verbose")
+        steps = _positive_or_none(steps, "predict", "steps")
         cbs = _callback_objects(callbacks, "predict")
         if x is None:
             raise ValueError("predict() needs inputs x; got x=None")

@@ -38,10 +38,6 @@ def _num_samples(arrays, what):
     return counts.pop() if counts else 0
 
 
-def _take(data, index):
-    return [a[index] for a in data]
-
-
 def _output_names(model):
     """Keras's output names: the name of the layer that makes each output."""
     return [o.producer.layer.name if o.producer is not None else o.name for o in model.outputs]
@@ -338,8 +334,8 @@ class TrainingData:
                 raise ValueError(f"fit() argument validation_split={validation_split} leaves none "
                                  f"of the {n} samples for training")
             def part(cut, count):
-                return (_take(xs, cut), _take(ys, cut), None if sws is None else _take(sws, cut),
-                        count)
+                take = adapters._take
+                return take(xs, cut), take(ys, cut), None if sws is None else take(sws, cut), count
             held = self._data("fit", None, None, None, batch_size, validation_steps, False,
                               ("validation_split x", "validation_split y", ""),
                               arrays=part(slice(split, None), n - split))
